@@ -1,0 +1,115 @@
+/**
+ * Counters modelled on gVisor's tcpip.Stats: one plain object per stack (and a smaller one per
+ * NIC). Every dropped packet increments a counter that names why. Plain numbers so `stats()`
+ * snapshots are a structured clone away.
+ */
+export function newStackStats() {
+  return {
+    /** Packets with an unknown network protocol. */
+    unknownProtocolRcvdPackets: 0,
+    /** Packets too short or inconsistent to be parsed at their layer. */
+    malformedRcvdPackets: 0,
+    /** Packets dropped for lack of resources or because the NIC was down. */
+    droppedPackets: 0,
+    ip: {
+      packetsReceived: 0,
+      invalidDestinationAddressesReceived: 0,
+      invalidSourceAddressesReceived: 0,
+      packetsDelivered: 0,
+      packetsSent: 0,
+      outgoingPacketErrors: 0,
+      malformedPacketsReceived: 0,
+      malformedFragmentsReceived: 0,
+      checksumErrors: 0,
+      ttlExpired: 0,
+      fragmentsReceived: 0,
+      reassembled: 0,
+      reassemblyTimeouts: 0,
+      reassemblyOverlaps: 0,
+      reassemblyMemoryDrops: 0,
+      fragmentsSent: 0,
+      fragmentationNeededDrops: 0,
+      optionsUnknown: 0,
+      noRoute: 0,
+    },
+    icmp: {
+      v4: {
+        sent: { echoRequest: 0, echoReply: 0, dstUnreachable: 0, timeExceeded: 0, paramProblem: 0, rateLimited: 0, dropped: 0 },
+        received: { echoRequest: 0, echoReply: 0, dstUnreachable: 0, timeExceeded: 0, paramProblem: 0, other: 0, invalid: 0 },
+      },
+      v6: {
+        sent: { echoRequest: 0, echoReply: 0, dstUnreachable: 0, packetTooBig: 0, timeExceeded: 0, paramProblem: 0, neighborSolicit: 0, neighborAdvert: 0, routerSolicit: 0, rateLimited: 0, dropped: 0 },
+        received: { echoRequest: 0, echoReply: 0, dstUnreachable: 0, packetTooBig: 0, timeExceeded: 0, paramProblem: 0, neighborSolicit: 0, neighborAdvert: 0, routerAdvert: 0, other: 0, invalid: 0 },
+      },
+    },
+    arp: {
+      packetsReceived: 0,
+      requestsReceived: 0,
+      repliesReceived: 0,
+      requestsSent: 0,
+      repliesSent: 0,
+      malformedPacketsReceived: 0,
+      resolutionTimeouts: 0,
+      pendingPacketsDropped: 0,
+    },
+    tcp: {
+      activeConnectionOpenings: 0,
+      passiveConnectionOpenings: 0,
+      currentEstablished: 0,
+      currentConnected: 0,
+      establishedResets: 0,
+      establishedClosed: 0,
+      establishedTimeout: 0,
+      listenOverflowSynDrop: 0,
+      listenOverflowAckDrop: 0,
+      failedConnectionAttempts: 0,
+      validSegmentsReceived: 0,
+      invalidSegmentsReceived: 0,
+      segmentsSent: 0,
+      segmentSendErrors: 0,
+      resetsSent: 0,
+      resetsReceived: 0,
+      retransmits: 0,
+      fastRetransmit: 0,
+      timeouts: 0,
+      checksumErrors: 0,
+      failedPortReservations: 0,
+      segmentsAckedWithDSACK: 0,
+      spuriousRecovery: 0,
+      slowStartRetransmits: 0,
+      fastRecovery: 0,
+      challengeAcksSent: 0,
+      synCookiesSent: 0,
+      synCookiesValidated: 0,
+      keepAliveProbes: 0,
+      zeroWindowProbes: 0,
+    },
+    udp: {
+      packetsReceived: 0,
+      unknownPortErrors: 0,
+      receiveBufferErrors: 0,
+      malformedPacketsReceived: 0,
+      packetsSent: 0,
+      packetSendErrors: 0,
+      checksumErrors: 0,
+    },
+  };
+}
+
+export type StackStats = ReturnType<typeof newStackStats>;
+
+export function newNicStats() {
+  return {
+    rx: { packets: 0, bytes: 0 },
+    tx: { packets: 0, bytes: 0 },
+    /** Received while the NIC was down, or for an unknown network protocol. */
+    disabledRx: 0,
+    unknownL3ProtocolRcvdPackets: 0,
+    malformedL4RcvdPackets: 0,
+    txErrors: 0,
+    /** Packets dropped waiting for neighbor resolution. */
+    neighborDrops: 0,
+  };
+}
+
+export type NicStats = ReturnType<typeof newNicStats>;
