@@ -156,6 +156,12 @@ export interface TransportProtocol {
    * "malformed": count and drop.
    */
   handleUnknownDestinationPacket(pkt: PacketBuffer): "handled" | "port-unreachable" | "malformed";
+  /**
+   * Reads (srcPort << 16 | dstPort) from the transport header at `b[off]`, or -1 when too short.
+   * Optional: without it the demuxer reads the first four bytes (TCP and UDP layout). ICMP echo
+   * endpoints use it to demultiplex on the echo identifier.
+   */
+  ports?(b: Uint8Array, off: number, len: number): number;
   /** Stack shutdown: release timers. */
   close?(): void;
 }
@@ -198,3 +204,28 @@ export interface NetworkProtocol {
   sendIcmpError?(nic: NicServices, pkt: PacketBuffer, kind: TransportErrorKind): void;
   close?(): void;
 }
+
+/** What network protocols may use of the stack, beyond what transports see. */
+export interface NetworkStackServices extends StackServices {
+  /** Default TTL / hop limit (64, like Linux). */
+  readonly defaultTtl: number;
+  /**
+   * Hands a packet (`pkt.start` at the transport header, addresses and nicId set) to the
+   * transport demuxer. "unknown-transport" means no such transport protocol is registered.
+   */
+  deliverTransportPacket(nic: NicServices, pkt: PacketBuffer, transProto: number, broadcast: boolean):
+    "delivered" | "port-unreachable" | "malformed" | "unknown-transport";
+  /**
+   * Hands an ICMP error to the endpoint that sent the quoted packet: `pkt.start` at the quoted
+   * transport header, `pkt.srcAddrOff`/`dstAddrOff` at the quoted (our → them) addresses.
+   */
+  deliverTransportError(pkt: PacketBuffer, transProto: number, err: TransportError): void;
+  /** Records a smaller path MTU for `remote` (RFC 1191 / RFC 8201). */
+  updatePathMtu(remote: Address, mtu: number): void;
+  /** Registers the resolver (ARP, NDP) that finds link addresses for `netProto` on a NIC. */
+  registerLinkResolver(netProto: number, factory: (nic: NicServices) => import("./neighbor.js").NeighborResolver): void;
+  /** Tells the neighbor cache of `nic` that `addr` is at `linkAddress` (from an ARP/NDP message). */
+  confirmNeighbor(nic: NicServices, netProto: number, addr: Address, linkAddress: Uint8Array, create: boolean): void;
+}
+
+export type NetworkProtocolFactory = (stack: NetworkStackServices) => NetworkProtocol;

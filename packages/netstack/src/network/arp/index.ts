@@ -1,0 +1,1 @@
+export { arp, ArpProtocol } from "./arp.js";

@@ -1,0 +1,280 @@
+/**
+ * IPv4 (RFC 791) with ICMPv4 (RFC 792): receive validation, delivery to the NIC's addresses (and
+ * broadcast), reassembly, fragmentation on send, echo replies and rate-limited errors, and ICMP
+ * errors handed to the transport endpoint they concern.
+ */
+import { Address, ICMPV4_PROTOCOL, IPV4_PROTOCOL } from "../../tcpip/address.js";
+import { Err, type TcpipError } from "../../tcpip/errors.js";
+import { PacketBuffer } from "../../buffer/packet.js";
+import { CapRxChecksumOffload } from "../../link/link.js";
+import { checksum } from "../../header/checksum.js";
+import { IPv4View, encodeIPv4, validateIPv4Options, IPV4_FLAG_DF, IPV4_FLAG_MF, IPV4_MIN_HEADER } from "../../header/ipv4.js";
+import { isParseError } from "../../header/parse.js";
+import { Reassembler, type Reassembly } from "../fragment/reassembler.js";
+import { TokenBucket } from "../ratelimit.js";
+import type {
+  NetworkProtocol, NetworkProtocolFactory, NetworkStackServices, NetworkWriteParams, NicServices, Route,
+  TransportErrorKind,
+} from "../../stack/registration.js";
+import { Icmpv4 } from "./icmp.js";
+
+export interface Ipv4Options {
+  /** Reassembly timeout (Linux ipfrag_time: 30 s). */
+  reassemblyTimeoutMs?: number;
+  /** Bytes of fragments held at most (Linux ipfrag_high_thresh: 4 MiB). */
+  reassemblyMemoryLimit?: number;
+  /** ICMP error rate (Linux icmp_msgs_per_sec 1000, icmp_msgs_burst 50). */
+  icmpRatePerSec?: number;
+  icmpBurst?: number;
+}
+
+export class Ipv4Protocol implements NetworkProtocol {
+  readonly number = IPV4_PROTOCOL;
+  readonly addressLength = 4;
+  readonly maxHeaderLength = 60;
+  readonly reassembler: Reassembler;
+  readonly icmp: Icmpv4;
+  private ident: number;
+
+  constructor(
+    readonly stack: NetworkStackServices,
+    opts: Ipv4Options = {},
+  ) {
+    this.reassembler = new Reassembler(stack.clock, {
+      timeoutMs: opts.reassemblyTimeoutMs ?? 30_000,
+      memoryLimit: opts.reassemblyMemoryLimit ?? 4 * 1024 * 1024,
+      onTimeout: (r) => this.onReassemblyTimeout(r),
+    });
+    this.icmp = new Icmpv4(this, new TokenBucket(stack.clock, opts.icmpRatePerSec ?? 1000, opts.icmpBurst ?? 50));
+    this.ident = stack.random.uint32() & 0xffff;
+  }
+
+  // ------------------------------------------------------------------ receive
+
+  handlePacket(nic: NicServices, pkt: PacketBuffer): void {
+    const s = this.stack.stats;
+    s.ip.packetsReceived++;
+    const v = IPv4View.check(pkt.buf, pkt.start, pkt.end - pkt.start);
+    if (isParseError(v)) {
+      s.ip.malformedPacketsReceived++;
+      s.malformedRcvdPackets++;
+      return;
+    }
+    if ((nic.capabilities & CapRxChecksumOffload) === 0 && !v.isChecksumValid()) {
+      s.ip.checksumErrors++;
+      s.malformedRcvdPackets++;
+      return;
+    }
+    const hlen = v.headerLength;
+    if (hlen > IPV4_MIN_HEADER && isParseError(validateIPv4Options(pkt.buf, pkt.start + IPV4_MIN_HEADER, hlen - IPV4_MIN_HEADER))) {
+      s.ip.malformedPacketsReceived++;
+      s.malformedRcvdPackets++;
+      return;
+    }
+    pkt.networkHeader = pkt.start;
+    pkt.trimTo(v.totalLength);
+    pkt.srcAddrOff = v.srcOff;
+    pkt.dstAddrOff = v.dstOff;
+    pkt.addrLen = 4;
+    pkt.networkProtocol = IPV4_PROTOCOL;
+
+    // RFC 1122 §3.2.1.3: a source that is broadcast or multicast is invalid.
+    const b = pkt.buf;
+    const src0 = b[v.srcOff]!;
+    if ((src0 & 0xf0) === 0xe0 || Address.hashBytes(b, v.srcOff, 4) === 0xffffffff || nic.isBroadcast(b, v.srcOff, 4)) {
+      s.ip.invalidSourceAddressesReceived++;
+      return;
+    }
+    const dst0 = b[v.dstOff]!;
+    const multicast = (dst0 & 0xf0) === 0xe0;
+    const broadcast = nic.isBroadcast(b, v.dstOff, 4);
+    if (!nic.hasAddress(b, v.dstOff, 4) && !broadcast && !multicast && !nic.promiscuous && !nic.isLoopback) {
+      s.ip.invalidDestinationAddressesReceived++;
+      return;
+    }
+
+    if (v.moreFragments || v.fragmentOffset > 0) {
+      s.ip.fragmentsReceived++;
+      const payloadLen = v.totalLength - hlen;
+      // RFC 791: every fragment but the last carries a multiple of 8 bytes; the datagram fits 64 KiB.
+      if ((v.moreFragments && (payloadLen & 7) !== 0) || v.fragmentOffset + payloadLen > 65535 - hlen) {
+        s.ip.malformedFragmentsReceived++;
+        s.malformedRcvdPackets++;
+        return;
+      }
+      const r = this.reassembler.add(b, v.srcOff, v.dstOff, 4, v.protocol, v.id, v.fragmentOffset, v.moreFragments,
+        b.subarray(pkt.start + hlen, pkt.start + v.totalLength), b.subarray(pkt.start, pkt.start + hlen), pkt.nicId);
+      if (r.kind === "incomplete") return;
+      if (r.kind === "dropped") {
+        if (r.reason === "overlap") s.ip.reassemblyOverlaps++;
+        else if (r.reason === "memory") s.ip.reassemblyMemoryDrops++;
+        else s.ip.malformedFragmentsReceived++;
+        return;
+      }
+      s.ip.reassembled++;
+      pkt = this.reassembledPacket(pkt, r.header, r.payload);
+    }
+
+    pkt.consume(hlen);
+    const proto = b === pkt.buf ? v.protocol : pkt.buf[pkt.networkHeader + 9]!;
+    pkt.transportProtocol = proto;
+    pkt.transportHeader = pkt.start;
+    if (proto === ICMPV4_PROTOCOL) {
+      s.ip.packetsDelivered++;
+      this.icmp.handle(nic, pkt, broadcast || multicast);
+      return;
+    }
+    const res = this.stack.deliverTransportPacket(nic, pkt, proto, broadcast || multicast);
+    switch (res) {
+      case "delivered":
+        s.ip.packetsDelivered++;
+        return;
+      case "malformed":
+        s.malformedRcvdPackets++;
+        return;
+      case "port-unreachable":
+        if (!broadcast && !multicast) this.icmp.sendError(nic, pkt, "port-unreachable");
+        return;
+      case "unknown-transport":
+        s.unknownProtocolRcvdPackets++;
+        if (!broadcast && !multicast) this.icmp.sendError(nic, pkt, "proto-unreachable");
+        return;
+    }
+  }
+
+  /** Builds the reassembled datagram as a fresh inbound packet (header fixed up, start at the header). */
+  private reassembledPacket(orig: PacketBuffer, header: Uint8Array, payload: Uint8Array): PacketBuffer {
+    const hlen = header.length;
+    const total = hlen + payload.length;
+    const bytes = new Uint8Array(total);
+    bytes.set(header, 0);
+    bytes.set(payload, hlen);
+    bytes[2] = total >>> 8;
+    bytes[3] = total & 0xff;
+    bytes[6] = 0; // flags and fragment offset cleared
+    bytes[7] = 0;
+    bytes[10] = 0;
+    bytes[11] = 0;
+    const c = (~checksum(bytes, 0, hlen)) & 0xffff;
+    bytes[10] = c >>> 8;
+    bytes[11] = c & 0xff;
+    const p = PacketBuffer.inbound(bytes);
+    p.nicId = orig.nicId;
+    p.networkProtocol = IPV4_PROTOCOL;
+    p.networkHeader = 0;
+    p.srcAddrOff = 12;
+    p.dstAddrOff = 16;
+    p.addrLen = 4;
+    p.linkBroadcast = orig.linkBroadcast;
+    p.sourceLinkAddress = orig.sourceLinkAddress;
+    return p;
+  }
+
+  private onReassemblyTimeout(r: Reassembly): void {
+    this.stack.stats.ip.reassemblyTimeouts++;
+    // RFC 792 / RFC 1122 §3.2.1.4: time exceeded (code 1) only when fragment zero arrived.
+    if (!r.firstHeader) return;
+    const bytes = new Uint8Array(r.firstHeader.length + (r.firstPayload?.length ?? 0));
+    bytes.set(r.firstHeader, 0);
+    if (r.firstPayload) bytes.set(r.firstPayload, r.firstHeader.length);
+    const p = PacketBuffer.inbound(bytes);
+    p.networkHeader = 0;
+    p.srcAddrOff = 12;
+    p.dstAddrOff = 16;
+    p.addrLen = 4;
+    p.nicId = r.nicId;
+    p.networkProtocol = IPV4_PROTOCOL;
+    p.consume(r.firstHeader.length);
+    const nic = this.nicServices(r.nicId);
+    if (nic) this.icmp.sendError(nic, p, "reassembly-timeout");
+  }
+
+  /** Resolves a NIC id to its services (through a route-free lookup on the stack). */
+  nicServices(id: number): NicServices | undefined {
+    const st = this.stack as unknown as { nic?(id: number): NicServices | undefined };
+    return st.nic?.(id);
+  }
+
+  // ------------------------------------------------------------------ send
+
+  writePacket(nic: NicServices, route: Route, pkt: PacketBuffer, params: NetworkWriteParams): TcpipError | null {
+    const s = this.stack.stats;
+    const mtu = Math.min(nic.mtu, route.mtu() + IPV4_MIN_HEADER);
+    const total = pkt.size + IPV4_MIN_HEADER;
+    pkt.transportProtocol = params.protocol;
+    if (pkt.transportHeader < 0) pkt.transportHeader = pkt.start;
+    if (total > mtu) {
+      if (params.df || total > 65535) {
+        s.ip.fragmentationNeededDrops++;
+        return Err.MessageTooLong;
+      }
+      return this.fragmentAndSend(nic, route, pkt, params, mtu);
+    }
+    const id = this.nextId();
+    const off = pkt.prepend(IPV4_MIN_HEADER);
+    encodeIPv4(pkt.buf, off, {
+      tos: params.tos, totalLength: total, id, flags: params.df ? IPV4_FLAG_DF : 0, fragmentOffset: 0,
+      ttl: params.ttl, protocol: params.protocol, src: route.localAddress, dst: route.remoteAddress,
+    });
+    pkt.networkHeader = off;
+    const err = nic.writeNetworkPacket(pkt, route.nextHop ?? route.remoteAddress, IPV4_PROTOCOL);
+    if (err) {
+      s.ip.outgoingPacketErrors++;
+      return err;
+    }
+    s.ip.packetsSent++;
+    return null;
+  }
+
+  nextId(): number {
+    this.ident = (this.ident + 1) & 0xffff;
+    return this.ident;
+  }
+
+  /** RFC 791 §3.2: splits the transport packet into fragments of at most `mtu` bytes each. */
+  private fragmentAndSend(nic: NicServices, route: Route, pkt: PacketBuffer, params: NetworkWriteParams,
+    mtu: number): TcpipError | null {
+    const s = this.stack.stats;
+    const data = pkt.toBytes();
+    const per = (mtu - IPV4_MIN_HEADER) & ~7;
+    if (per <= 0) return Err.MessageTooLong;
+    const id = this.nextId();
+    const reserve = nic.linkAddress.length > 0 ? 14 + IPV4_MIN_HEADER : IPV4_MIN_HEADER;
+    for (let off = 0; off < data.length; off += per) {
+      const end = Math.min(data.length, off + per);
+      const more = end < data.length;
+      const frag = PacketBuffer.outbound(reserve + 16, data.subarray(off, end));
+      const h = frag.prepend(IPV4_MIN_HEADER);
+      encodeIPv4(frag.buf, h, {
+        tos: params.tos, totalLength: IPV4_MIN_HEADER + end - off, id, flags: more ? IPV4_FLAG_MF : 0,
+        fragmentOffset: off, ttl: params.ttl, protocol: params.protocol, src: route.localAddress,
+        dst: route.remoteAddress,
+      });
+      frag.networkHeader = h;
+      frag.transportProtocol = params.protocol;
+      const err = nic.writeNetworkPacket(frag, route.nextHop ?? route.remoteAddress, IPV4_PROTOCOL);
+      if (err) {
+        s.ip.outgoingPacketErrors++;
+        return err;
+      }
+      s.ip.fragmentsSent++;
+    }
+    s.ip.packetsSent++;
+    return null;
+  }
+
+  sendIcmpError(nic: NicServices, pkt: PacketBuffer, kind: TransportErrorKind): void {
+    this.icmp.sendError(nic, pkt, kind);
+  }
+
+  close(): void {
+    this.reassembler.clear();
+  }
+}
+
+export const ipv4: NetworkProtocolFactory = (stack) => new Ipv4Protocol(stack);
+
+/** An IPv4 factory with non-default options. */
+export function ipv4With(opts: Ipv4Options): NetworkProtocolFactory {
+  return (stack) => new Ipv4Protocol(stack, opts);
+}

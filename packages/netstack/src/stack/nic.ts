@@ -1,0 +1,251 @@
+/**
+ * NIC: a link endpoint attached to the stack, with its addresses, flags and counters. It is the
+ * link's dispatcher (inbound packets enter the stack here) and the network layer's way out
+ * (`writeNetworkPacket` resolves the next hop's link address when the link needs it).
+ */
+import { Address, Subnet } from "../tcpip/address.js";
+import { Err, type TcpipError } from "../tcpip/errors.js";
+import type { PacketBuffer } from "../buffer/packet.js";
+import { CapLoopback, CapResolutionRequired, type LinkEndpoint, type NetworkDispatcher } from "../link/link.js";
+import { NeighborCache, type NeighborResolver } from "./neighbor.js";
+import { newNicStats, type NicStats } from "./stats.js";
+import type { NetworkProtocol, NicServices } from "./registration.js";
+
+/** What the NIC needs from its stack. */
+export interface NicHost {
+  networkProtocol(num: number): NetworkProtocol | undefined;
+  linkResolver(nic: Nic, netProto: number): NeighborResolver | null;
+  beginBatch(): void;
+  endBatch(): void;
+  countUnknownProtocol(): void;
+  onNeighborFailure(nic: Nic, target: Address, pkts: PacketBuffer[]): void;
+  readonly clock: import("../clock/clock.js").Clock;
+}
+
+export interface NicOptions {
+  name?: string;
+  /** Accept packets for any destination address (transparent mode). */
+  promiscuous?: boolean;
+  /** Allow sending from any source address. */
+  spoofing?: boolean;
+  /** Create the NIC down. */
+  disabled?: boolean;
+}
+
+const BROADCAST_MAC = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+
+export class Nic implements NetworkDispatcher, NicServices {
+  readonly id: number;
+  readonly name: string;
+  readonly link: LinkEndpoint;
+  readonly stats: NicStats = newNicStats();
+  promiscuous: boolean;
+  spoofing: boolean;
+  enabled: boolean;
+  private addrs: Subnet[] = [];
+  private readonly neighbors = new Map<number, NeighborCache>();
+  private readonly one: PacketBuffer[] = [];
+
+  constructor(
+    private readonly host: NicHost,
+    id: number,
+    link: LinkEndpoint,
+    opts: NicOptions = {},
+  ) {
+    this.id = id;
+    this.name = opts.name ?? `nic${id}`;
+    this.link = link;
+    this.promiscuous = opts.promiscuous ?? false;
+    this.spoofing = opts.spoofing ?? false;
+    this.enabled = !opts.disabled;
+  }
+
+  get mtu(): number {
+    return this.link.mtu;
+  }
+  get linkAddress(): Uint8Array {
+    return this.link.linkAddress;
+  }
+  get capabilities(): number {
+    return this.link.capabilities;
+  }
+  get isLoopback(): boolean {
+    return (this.link.capabilities & CapLoopback) !== 0;
+  }
+
+  // --- addresses ---
+
+  addresses(): readonly Subnet[] {
+    return this.addrs;
+  }
+
+  addAddress(s: Subnet): TcpipError | null {
+    if (this.addrs.some((a) => a.address.equals(s.address))) return Err.DuplicateAddress;
+    this.addrs.push(s);
+    return null;
+  }
+
+  removeAddress(a: Address): TcpipError | null {
+    const i = this.addrs.findIndex((x) => x.address.equals(a));
+    if (i < 0) return Err.BadLocalAddress;
+    this.addrs.splice(i, 1);
+    return null;
+  }
+
+  hasAddress(b: Uint8Array, off: number, len: number): boolean {
+    for (const s of this.addrs) {
+      const a = s.address;
+      if (a.length === len && a.equalsBytes(b, off)) return true;
+    }
+    return false;
+  }
+
+  hasAddr(a: Address): boolean {
+    return this.hasAddress(a.bytes, 0, a.length);
+  }
+
+  isBroadcast(b: Uint8Array, off: number, len: number): boolean {
+    if (len !== 4) return false;
+    const key = Address.hashBytes(b, off, 4);
+    if (key === 0xffffffff) return true;
+    for (const s of this.addrs) {
+      if (!s.address.isV4) continue;
+      const bc = s.broadcast();
+      if (bc && bc.key === key) return true;
+    }
+    return false;
+  }
+
+  primaryAddress(addrLen: number): Address | null {
+    for (const s of this.addrs) if (s.address.length === addrLen) return s.address;
+    return null;
+  }
+
+  /** The best source address on this NIC for reaching `remote` (same subnet first). */
+  sourceAddressFor(remote: Address): Address | null {
+    let first: Address | null = null;
+    for (const s of this.addrs) {
+      if (s.address.length !== remote.length) continue;
+      if (s.contains(remote)) return s.address;
+      if (!first) first = s.address;
+    }
+    return first;
+  }
+
+  // --- inbound ---
+
+  deliverNetworkPacket(protocol: number, pkt: PacketBuffer): void {
+    this.host.beginBatch();
+    this.stats.rx.packets++;
+    this.stats.rx.bytes += pkt.size;
+    if (!this.enabled) {
+      this.stats.disabledRx++;
+      return;
+    }
+    const np = this.host.networkProtocol(protocol);
+    if (!np) {
+      this.stats.unknownL3ProtocolRcvdPackets++;
+      this.host.countUnknownProtocol();
+      return;
+    }
+    pkt.nicId = this.id;
+    pkt.networkProtocol = protocol;
+    np.handlePacket(this, pkt);
+  }
+
+  deliverBatchEnd(): void {
+    this.host.endBatch();
+  }
+
+  // --- outbound ---
+
+  writeNetworkPacket(pkt: PacketBuffer, nextHop: Address, netProto: number): TcpipError | null {
+    if (!this.enabled) {
+      this.stats.txErrors++;
+      return Err.NetworkUnreachable;
+    }
+    pkt.networkProtocol = netProto;
+    if ((this.link.capabilities & CapResolutionRequired) !== 0 && !pkt.remoteLinkAddress) {
+      const mac = this.linkAddressFor(nextHop, netProto, pkt);
+      if (mac === "unreachable") {
+        this.stats.txErrors++;
+        return Err.HostUnreachable;
+      }
+      if (mac === null) return null; // queued until resolution finishes
+      pkt.remoteLinkAddress = mac;
+    }
+    return this.writeToLink(pkt);
+  }
+
+  /** Writes a packet whose link address is settled. */
+  writeToLink(pkt: PacketBuffer): TcpipError | null {
+    this.one[0] = pkt;
+    const n = this.link.writePackets(this.one);
+    this.one[0] = undefined as unknown as PacketBuffer;
+    this.one.length = 0;
+    if (n < 1) {
+      this.stats.txErrors++;
+      return Err.NoBufferSpace;
+    }
+    this.stats.tx.packets++;
+    this.stats.tx.bytes += pkt.size;
+    return null;
+  }
+
+  private linkAddressFor(nextHop: Address, netProto: number, pkt: PacketBuffer): Uint8Array | null | "unreachable" {
+    if (nextHop.isV4) {
+      if (this.isBroadcast(nextHop.bytes, 0, 4)) return BROADCAST_MAC;
+      if (nextHop.isMulticast) {
+        // RFC 1112 §6.4: 01:00:5e + low 23 bits of the group address.
+        const b = nextHop.bytes;
+        return Uint8Array.of(0x01, 0x00, 0x5e, b[1]! & 0x7f, b[2]!, b[3]!);
+      }
+    } else if (nextHop.isMulticast) {
+      // RFC 2464 §7: 33:33 + low 32 bits of the group address.
+      const b = nextHop.bytes;
+      return Uint8Array.of(0x33, 0x33, b[12]!, b[13]!, b[14]!, b[15]!);
+    }
+    const cache = this.neighborCache(netProto);
+    return cache.resolve(nextHop, this.sourceAddressFor(nextHop), pkt);
+  }
+
+  /** The neighbor cache for a network protocol (created on first use). */
+  neighborCache(netProto: number): NeighborCache {
+    let c = this.neighbors.get(netProto);
+    if (!c) {
+      c = new NeighborCache(this.host.clock, () => this.host.linkResolver(this, netProto), {
+        flush: (pkts, mac) => {
+          for (const p of pkts) {
+            p.remoteLinkAddress = mac;
+            this.writeToLink(p);
+          }
+        },
+        failed: (target, pkts) => {
+          this.stats.neighborDrops += pkts.length;
+          this.host.onNeighborFailure(this, target, pkts);
+        },
+      });
+      this.neighbors.set(netProto, c);
+    }
+    return c;
+  }
+
+  /** Stops neighbor timers (NIC removal / stack close). */
+  shutdown(): void {
+    for (const c of this.neighbors.values()) c.clear();
+  }
+
+  info() {
+    return {
+      id: this.id,
+      name: this.name,
+      mtu: this.mtu,
+      enabled: this.enabled,
+      loopback: this.isLoopback,
+      promiscuous: this.promiscuous,
+      spoofing: this.spoofing,
+      addresses: this.addrs.map((a) => a.toString()),
+      stats: structuredClone(this.stats),
+    };
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Port reservations (bind), with Linux's sharing rules:
+ * - two reservations of the same transport port conflict when their addresses overlap (equal,
+ *   or either is the any-address), their network protocols overlap, and their devices overlap
+ *   (equal, or either unbound),
+ * - unless both set SO_REUSEADDR or both set SO_REUSEPORT.
+ * Ephemeral ports come from Linux's default ip_local_port_range, 32768–60999.
+ */
+import type { Address } from "../tcpip/address.js";
+import { Err, type TcpipError } from "../tcpip/errors.js";
+import type { PortFlags } from "./registration.js";
+
+interface Reservation {
+  addr: Address | null;
+  netProtos: readonly number[];
+  flags: PortFlags;
+  device: number;
+  owner: object;
+}
+
+export class PortManager {
+  /** key = transProto * 65536 + port. */
+  private readonly reservations = new Map<number, Reservation[]>();
+  private counter = 0;
+
+  constructor(
+    public ephemeralMin = 32768,
+    public ephemeralMax = 60999,
+  ) {}
+
+  setEphemeralRange(min: number, max: number): TcpipError | null {
+    if (!(Number.isInteger(min) && Number.isInteger(max) && min >= 1 && max <= 65535 && min <= max))
+      return Err.InvalidArgument;
+    this.ephemeralMin = min;
+    this.ephemeralMax = max;
+    return null;
+  }
+
+  /** True when a new reservation with these parameters would not conflict. */
+  isAvailable(transProto: number, netProtos: readonly number[], addr: Address | null, port: number,
+    flags: PortFlags, device: number): boolean {
+    const list = this.reservations.get(transProto * 65536 + port);
+    if (!list) return true;
+    for (const r of list) {
+      if (!overlapProtos(r.netProtos, netProtos)) continue;
+      if (r.device !== 0 && device !== 0 && r.device !== device) continue;
+      if (r.addr && addr && !r.addr.equals(addr)) continue;
+      if (r.flags.reuseAddr && flags.reuseAddr) continue;
+      if (r.flags.reusePort && flags.reusePort) continue;
+      return false;
+    }
+    return true;
+  }
+
+  reserve(transProto: number, netProtos: readonly number[], addr: Address | null, port: number,
+    flags: PortFlags, device: number, owner: object): number | TcpipError {
+    if (port === 0) {
+      const picked = this.pickEphemeral(this.counter, (p) =>
+        this.isAvailable(transProto, netProtos, addr, p, flags, device));
+      if (typeof picked !== "number") return picked;
+      port = picked;
+    } else if (!this.isAvailable(transProto, netProtos, addr, port, flags, device)) {
+      return Err.PortInUse;
+    }
+    const key = transProto * 65536 + port;
+    let list = this.reservations.get(key);
+    if (!list) this.reservations.set(key, (list = []));
+    list.push({ addr, netProtos, flags: { ...flags }, device, owner });
+    return port;
+  }
+
+  release(transProto: number, addr: Address | null, port: number, owner: object): void {
+    const key = transProto * 65536 + port;
+    const list = this.reservations.get(key);
+    if (!list) return;
+    const i = list.findIndex((r) => r.owner === owner && (r.addr === addr || (r.addr !== null && r.addr.equals(addr))));
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.reservations.delete(key);
+  }
+
+  /**
+   * RFC 6056 §3.3.2-like: start at an offset derived from `hint` plus a running counter and walk
+   * the range, returning the first port `tryPort` accepts.
+   */
+  pickEphemeral(hint: number, tryPort: (port: number) => boolean): number | TcpipError {
+    const n = this.ephemeralMax - this.ephemeralMin + 1;
+    const start = ((hint >>> 0) + this.counter++) % n;
+    for (let i = 0; i < n; i++) {
+      const p = this.ephemeralMin + ((start + i) % n);
+      if (tryPort(p)) return p;
+    }
+    return Err.PortInUse;
+  }
+
+  /** Number of reserved (protocol, port) pairs, for leak checks. */
+  get size(): number {
+    return this.reservations.size;
+  }
+}
+
+function overlapProtos(a: readonly number[], b: readonly number[]): boolean {
+  for (const x of a) if (b.includes(x)) return true;
+  return false;
+}

@@ -1,0 +1,519 @@
+/**
+ * The Stack: the mediator between links, network protocols and transport protocols (gVisor's
+ * stack.Stack). It owns the NICs, the route table, the port manager, the transport demuxer and
+ * the counters; protocols are handed to it as factories and reach it through the services
+ * interfaces in registration.ts.
+ */
+import { Address, Subnet } from "../tcpip/address.js";
+import { Err, type TcpipError } from "../tcpip/errors.js";
+import type { Endpoint } from "../tcpip/endpoint.js";
+import { PacketBuffer } from "../buffer/packet.js";
+import { WaiterQueue } from "../waiter/queue.js";
+import { RealClock, type Clock } from "../clock/clock.js";
+import { CryptoRandom, type RandomSource } from "../clock/random.js";
+import { CapTxChecksumOffload, type LinkEndpoint } from "../link/link.js";
+import { pseudoHeaderChecksum } from "../header/checksum.js";
+import { Nic, type NicHost, type NicOptions } from "./nic.js";
+import { RouteTable, type RouteSpec } from "./route-table.js";
+import { PortManager } from "./ports.js";
+import { TransportDemuxer } from "./demuxer.js";
+import type { NeighborResolver } from "./neighbor.js";
+import { newStackStats, type StackStats } from "./stats.js";
+import type {
+  BatchFlusher, NetworkProtocol, NetworkProtocolFactory, NetworkStackServices, NetworkWriteParams, NicServices,
+  PortFlags, Route, TransportEndpointHandler, TransportEndpointId, TransportError, TransportErrorKind,
+  TransportProtocol, TransportProtocolFactory,
+} from "./registration.js";
+
+export interface StackOptions {
+  networkProtocols: NetworkProtocolFactory[];
+  transportProtocols: TransportProtocolFactory[];
+  /** Defaults to a RealClock. Tests pass a ManualClock. */
+  clock?: Clock;
+  /** Defaults to a crypto-strength source. Tests pass a SeededRandom. */
+  random?: RandomSource;
+  /** Default TTL / hop limit (64). */
+  defaultTtl?: number;
+  /** Ephemeral port range, inclusive (Linux default 32768–60999). */
+  ephemeralPorts?: [number, number];
+}
+
+const MIN_PATH_MTU_V4 = 576; // RFC 1191: never go below 576 for IPv4 (Linux min_pmtu 552; keep 576)
+const MIN_PATH_MTU_V6 = 1280; // RFC 8200 §5
+
+export class Stack implements NetworkStackServices, NicHost {
+  readonly clock: Clock;
+  readonly random: RandomSource;
+  readonly stats: StackStats = newStackStats();
+  readonly defaultTtl: number;
+  readonly routes = new RouteTable();
+  readonly ports: PortManager;
+  readonly demux = new TransportDemuxer();
+  private readonly nics = new Map<number, Nic>();
+  private readonly netProtos = new Map<number, NetworkProtocol>();
+  private readonly transProtos = new Map<number, TransportProtocol>();
+  private readonly resolvers = new Map<number, (nic: NicServices) => NeighborResolver>();
+  private readonly resolverInstances = new Map<Nic, Map<number, NeighborResolver>>();
+  private readonly pathMtus = new Map<number, { addr: Address; mtu: number; at: number }>();
+  private inBatch = false;
+  private deferred: BatchFlusher[] = [];
+  private readonly deferredSet = new Set<BatchFlusher>();
+  private closed = false;
+
+  constructor(opts: StackOptions) {
+    this.clock = opts.clock ?? new RealClock();
+    this.random = opts.random ?? new CryptoRandom();
+    this.defaultTtl = opts.defaultTtl ?? 64;
+    this.ports = new PortManager(opts.ephemeralPorts?.[0] ?? 32768, opts.ephemeralPorts?.[1] ?? 60999);
+    for (const f of opts.networkProtocols) {
+      const p = f(this);
+      this.netProtos.set(p.number, p);
+    }
+    for (const f of opts.transportProtocols) {
+      const p = f(this);
+      this.transProtos.set(p.number, p);
+    }
+  }
+
+  // ---------------------------------------------------------------- configuration
+
+  /** Attaches `link` as NIC `id`. Throws on a duplicate id (a configuration error). */
+  createNic(id: number, link: LinkEndpoint, opts: NicOptions = {}): Nic {
+    if (!Number.isInteger(id) || id <= 0) throw new RangeError(`NIC id must be a positive integer, got ${id}`);
+    if (this.nics.has(id)) throw new RangeError(`NIC ${id} already exists`);
+    const nic = new Nic(this, id, link, opts);
+    this.nics.set(id, nic);
+    link.attach(nic);
+    return nic;
+  }
+
+  removeNic(id: number): TcpipError | null {
+    const nic = this.nics.get(id);
+    if (!nic) return Err.UnknownNic;
+    nic.link.attach(null);
+    nic.shutdown();
+    this.nics.delete(id);
+    this.routes.removeNic(id);
+    this.resolverInstances.delete(nic);
+    return null;
+  }
+
+  nic(id: number): Nic | undefined {
+    return this.nics.get(id);
+  }
+
+  nicByName(name: string): Nic | undefined {
+    for (const n of this.nics.values()) if (n.name === name) return n;
+    return undefined;
+  }
+
+  allNics(): Nic[] {
+    return [...this.nics.values()];
+  }
+
+  enableNic(id: number, enabled = true): TcpipError | null {
+    const nic = this.nics.get(id);
+    if (!nic) return Err.UnknownNic;
+    nic.enabled = enabled;
+    return null;
+  }
+
+  /** Adds "a.b.c.d/n" (or a Subnet) to NIC `id`. Throws RangeError on malformed text. */
+  addAddress(id: number, addr: string | Subnet): TcpipError | null {
+    const nic = this.nics.get(id);
+    if (!nic) return Err.UnknownNic;
+    return nic.addAddress(typeof addr === "string" ? Subnet.parse(addr) : addr);
+  }
+
+  removeAddress(id: number, addr: string | Address): TcpipError | null {
+    const nic = this.nics.get(id);
+    if (!nic) return Err.UnknownNic;
+    return nic.removeAddress(Address.from(addr));
+  }
+
+  addRoute(spec: RouteSpec): void {
+    if (!this.nics.has(spec.nic)) throw new RangeError(`route via unknown NIC ${spec.nic}`);
+    this.routes.add(spec);
+  }
+
+  removeRoute(destination: string | Subnet, nic?: number): number {
+    return this.routes.remove(destination, nic);
+  }
+
+  /** Adds a permanent neighbor entry (like `ip neigh add ... nud permanent`). */
+  addStaticNeighbor(nicId: number, netProto: number, addr: string | Address, linkAddress: Uint8Array): TcpipError | null {
+    const nic = this.nics.get(nicId);
+    if (!nic) return Err.UnknownNic;
+    nic.neighborCache(netProto).addStatic(Address.from(addr), linkAddress);
+    return null;
+  }
+
+  setEphemeralPortRange(min: number, max: number): TcpipError | null {
+    return this.ports.setEphemeralRange(min, max);
+  }
+
+  transportProtocol(num: number): TransportProtocol | undefined {
+    return this.transProtos.get(num);
+  }
+
+  networkProtocol(num: number): NetworkProtocol | undefined {
+    return this.netProtos.get(num);
+  }
+
+  /** Creates a transport endpoint (a socket's core). */
+  newEndpoint(transProto: number, netProto: number, wq: WaiterQueue = new WaiterQueue()): Endpoint | TcpipError {
+    const tp = this.transProtos.get(transProto);
+    if (!tp) return Err.UnknownProtocol;
+    if (!this.netProtos.has(netProto)) return Err.AddressFamilyNotSupported;
+    return tp.newEndpoint(netProto, wq);
+  }
+
+  /** Registered transport endpoints (leak checks). */
+  endpointCount(): number {
+    return this.demux.size;
+  }
+
+  /** A snapshot of every counter, stack-wide and per NIC. */
+  snapshot() {
+    return {
+      ...structuredClone(this.stats),
+      nics: this.allNics().map((n) => n.info()),
+    };
+  }
+
+  /** Detaches every link, closes protocols and cancels their timers. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const tp of this.transProtos.values()) tp.close?.();
+    for (const np of this.netProtos.values()) np.close?.();
+    for (const nic of this.nics.values()) {
+      nic.link.attach(null);
+      nic.shutdown();
+      nic.link.close?.();
+    }
+  }
+
+  // ---------------------------------------------------------------- NicHost
+
+  linkResolver(nic: Nic, netProto: number): NeighborResolver | null {
+    let perNic = this.resolverInstances.get(nic);
+    if (!perNic) this.resolverInstances.set(nic, (perNic = new Map()));
+    let r = perNic.get(netProto);
+    if (!r) {
+      const f = this.resolvers.get(netProto);
+      if (!f) return null;
+      r = f(nic);
+      perNic.set(netProto, r);
+    }
+    return r;
+  }
+
+  beginBatch(): void {
+    this.inBatch = true;
+  }
+
+  endBatch(): void {
+    this.inBatch = false;
+    while (this.deferred.length > 0) {
+      const list = this.deferred;
+      this.deferred = [];
+      this.deferredSet.clear();
+      for (const f of list) f.flushDeferred();
+    }
+  }
+
+  countUnknownProtocol(): void {
+    this.stats.unknownProtocolRcvdPackets++;
+  }
+
+  onNeighborFailure(_nic: Nic, _target: Address, pkts: PacketBuffer[]): void {
+    this.stats.arp.resolutionTimeouts++;
+    this.stats.droppedPackets += pkts.length;
+    // RFC 1122 §2.3.2.2: the queued packets' senders learn the host is unreachable. Transport
+    // endpoints see it as an ICMP-like host-unreachable error.
+    for (const p of pkts) {
+      if (p.transportHeader < 0 || p.networkHeader < 0) continue;
+      this.deliverLocalError(p, "host-unreachable");
+    }
+  }
+
+  /** Reports an error about one of our own outbound packets to the endpoint that sent it. */
+  private deliverLocalError(p: PacketBuffer, kind: TransportErrorKind): void {
+    const np = this.netProtos.get(p.networkProtocol);
+    if (!np || np.addressLength === 0) return;
+    const bytes = p.toBytes();
+    const hdrOff = p.networkHeader - p.start;
+    const len = np.addressLength;
+    const q = PacketBuffer.inbound(bytes, p.transportHeader - p.start);
+    q.srcAddrOff = hdrOff + (len === 4 ? 12 : 8);
+    q.dstAddrOff = q.srcAddrOff + len;
+    q.addrLen = len;
+    q.networkProtocol = p.networkProtocol;
+    q.nicId = p.nicId;
+    this.deliverTransportError(q, p.transportProtocol, { kind, info: 0 });
+  }
+
+  // ---------------------------------------------------------------- StackServices
+
+  findRoute(nicId: number, local: Address | null, remote: Address, netProto: number): Route | TcpipError {
+    const np = this.netProtos.get(netProto);
+    if (!np || np.addressLength !== remote.length) return Err.AddressFamilyNotSupported;
+    if (local && local.length !== remote.length) return Err.AddressFamilyNotSupported;
+    const usable = (id: number) => this.nics.get(id)?.enabled === true;
+
+    // Limited broadcast / multicast with an explicit NIC: on-link through it.
+    if ((remote.isV4Broadcast || remote.isMulticast) && nicId !== 0) {
+      const nic = this.nics.get(nicId);
+      if (!nic || !nic.enabled) return Err.NoRoute;
+      const src = local ?? nic.primaryAddress(remote.length);
+      if (!src) return Err.BadLocalAddress;
+      return new StackRoute(this, nic, np, src, remote, null, false);
+    }
+
+    // A destination that is one of our own addresses goes through a loopback NIC when there is
+    // one (like Linux's local table pointing at lo).
+    if (this.nicForAddress(remote) !== 0) {
+      for (const nic of this.nics.values()) {
+        if (nic.isLoopback && nic.enabled && (nicId === 0 || nicId === nic.id || nic.hasAddr(remote))) {
+          const src = local ?? remote;
+          return new StackRoute(this, nic, np, src, remote, null, true);
+        }
+      }
+    }
+
+    const entry = this.routes.lookup(remote, nicId, usable);
+    if (!entry) {
+      this.stats.ip.noRoute++;
+      return Err.NoRoute;
+    }
+    const nic = this.nics.get(entry.nic)!;
+    let src: Address | null;
+    if (local && !local.isUnspecified) {
+      if (!nic.hasAddr(local) && !nic.spoofing) {
+        // Linux allows a source owned by another NIC (weak host model).
+        if (this.nicForAddress(local) === 0) return Err.BadLocalAddress;
+      }
+      src = local;
+    } else {
+      src = nic.sourceAddressFor(entry.gateway ?? remote);
+      if (!src) return Err.BadLocalAddress;
+    }
+    return new StackRoute(this, nic, np, src, remote, entry.gateway, false);
+  }
+
+  nicForAddress(addr: Address, nicId?: number): number {
+    if (nicId) {
+      const n = this.nics.get(nicId);
+      return n && n.hasAddr(addr) ? nicId : 0;
+    }
+    for (const n of this.nics.values()) if (n.hasAddr(addr)) return n.id;
+    return 0;
+  }
+
+  reservePort(transProto: number, netProtos: readonly number[], addr: Address | null, port: number, flags: PortFlags,
+    bindToDevice: number, owner: object): number | TcpipError {
+    return this.ports.reserve(transProto, netProtos, addr, port, flags, bindToDevice, owner);
+  }
+
+  releasePort(transProto: number, _netProtos: readonly number[], addr: Address | null, port: number, owner: object): void {
+    this.ports.release(transProto, addr, port, owner);
+  }
+
+  pickEphemeralPort(hint: number, tryPort: (port: number) => boolean): number | TcpipError {
+    return this.ports.pickEphemeral(hint, tryPort);
+  }
+
+  registerTransportEndpoint(transProto: number, netProtos: readonly number[], id: TransportEndpointId,
+    ep: TransportEndpointHandler, flags: PortFlags, bindToDevice: number): TcpipError | null {
+    return this.demux.register(transProto, netProtos, id, ep, flags, bindToDevice);
+  }
+
+  unregisterTransportEndpoint(transProto: number, netProtos: readonly number[], id: TransportEndpointId,
+    ep: TransportEndpointHandler): void {
+    this.demux.unregister(transProto, netProtos, id, ep);
+  }
+
+  deferUntilBatchEnd(f: BatchFlusher): boolean {
+    if (!this.inBatch) return false;
+    if (!this.deferredSet.has(f)) {
+      this.deferredSet.add(f);
+      this.deferred.push(f);
+    }
+    return true;
+  }
+
+  sendIcmpError(pkt: PacketBuffer, kind: TransportErrorKind): void {
+    const np = this.netProtos.get(pkt.networkProtocol);
+    const nic = this.nics.get(pkt.nicId);
+    if (np?.sendIcmpError && nic) np.sendIcmpError(nic, pkt, kind);
+  }
+
+  // ---------------------------------------------------------------- NetworkStackServices
+
+  deliverTransportPacket(nic: NicServices, pkt: PacketBuffer, transProto: number, broadcast: boolean):
+    "delivered" | "port-unreachable" | "malformed" | "unknown-transport" {
+    const tp = this.transProtos.get(transProto);
+    if (!tp) return "unknown-transport";
+    const len = pkt.end - pkt.start;
+    if (len < tp.minimumPacketSize) return "malformed";
+    const b = pkt.buf;
+    const o = pkt.start;
+    let srcPort: number;
+    let dstPort: number;
+    if (tp.ports) {
+      const p = tp.ports(b, o, len);
+      if (p < 0) return "malformed";
+      srcPort = p >>> 16;
+      dstPort = p & 0xffff;
+    } else {
+      srcPort = (b[o]! << 8) | b[o + 1]!;
+      dstPort = (b[o + 2]! << 8) | b[o + 3]!;
+    }
+    pkt.transportProtocol = transProto;
+    pkt.transportHeader = o;
+    if (broadcast) {
+      const eps = this.demux.lookupAll(transProto, pkt.networkProtocol, b, pkt.srcAddrOff, pkt.dstAddrOff, pkt.addrLen,
+        srcPort, dstPort, nic.id);
+      if (eps.length === 0) return "port-unreachable";
+      for (let i = 0; i < eps.length; i++) {
+        if (i === eps.length - 1) eps[i]!.handlePacket(pkt);
+        else {
+          // Each receiver gets its own view of the packet (same bytes, own cursors).
+          const c = pkt.cloneInbound();
+          copyMeta(pkt, c);
+          eps[i]!.handlePacket(c);
+        }
+      }
+      return "delivered";
+    }
+    const eps = this.demux.lookup(transProto, pkt.networkProtocol, b, pkt.srcAddrOff, pkt.dstAddrOff, pkt.addrLen,
+      srcPort, dstPort, nic.id);
+    if (eps && eps.length > 0) {
+      // SO_REUSEPORT group: spread flows by a hash of the remote address and port.
+      const ep = eps.length === 1 ? eps[0]! : eps[(Address.hashBytes(b, pkt.srcAddrOff, pkt.addrLen) ^ srcPort) % eps.length]!;
+      ep.handlePacket(pkt);
+      return "delivered";
+    }
+    const r = tp.handleUnknownDestinationPacket(pkt);
+    return r === "handled" ? "delivered" : r;
+  }
+
+  deliverTransportError(pkt: PacketBuffer, transProto: number, err: TransportError): void {
+    const tp = this.transProtos.get(transProto);
+    if (!tp) return;
+    const len = pkt.end - pkt.start;
+    if (len < 4) return;
+    const b = pkt.buf;
+    const o = pkt.start;
+    let srcPort: number;
+    let dstPort: number;
+    if (tp.ports) {
+      const p = tp.ports(b, o, len);
+      if (p < 0) return;
+      srcPort = p >>> 16;
+      dstPort = p & 0xffff;
+    } else {
+      srcPort = (b[o]! << 8) | b[o + 1]!;
+      dstPort = (b[o + 2]! << 8) | b[o + 3]!;
+    }
+    // The quoted packet went from us (src) to them (dst): look it up from our side.
+    const eps = this.demux.lookup(transProto, pkt.networkProtocol, b, pkt.dstAddrOff, pkt.srcAddrOff, pkt.addrLen,
+      dstPort, srcPort, pkt.nicId);
+    if (eps) for (const ep of eps) ep.handleError(err, pkt);
+  }
+
+  updatePathMtu(remote: Address, mtu: number): void {
+    const min = remote.isV4 ? MIN_PATH_MTU_V4 : MIN_PATH_MTU_V6;
+    const v = Math.max(min, mtu);
+    const cur = this.pathMtus.get(remote.key);
+    if (cur && cur.addr.equals(remote) && cur.mtu <= v) return;
+    this.pathMtus.set(remote.key, { addr: remote, mtu: v, at: this.clock.now() });
+  }
+
+  /** The path MTU learned for `remote`, or Infinity. Entries expire after 10 minutes (RFC 1191 §6.3, Linux mtu_expires). */
+  pathMtu(remote: Address): number {
+    const e = this.pathMtus.get(remote.key);
+    if (!e || !e.addr.equals(remote)) return Infinity;
+    if (this.clock.now() - e.at > 600_000) {
+      this.pathMtus.delete(remote.key);
+      return Infinity;
+    }
+    return e.mtu;
+  }
+
+  registerLinkResolver(netProto: number, factory: (nic: NicServices) => NeighborResolver): void {
+    this.resolvers.set(netProto, factory);
+  }
+
+  confirmNeighbor(nic: NicServices, netProto: number, addr: Address, linkAddress: Uint8Array, create: boolean): void {
+    const n = this.nics.get(nic.id);
+    n?.neighborCache(netProto).confirm(addr, linkAddress, create);
+  }
+}
+
+function copyMeta(from: PacketBuffer, to: PacketBuffer): void {
+  const shift = -from.start;
+  to.nicId = from.nicId;
+  to.networkProtocol = from.networkProtocol;
+  to.transportProtocol = from.transportProtocol;
+  to.addrLen = from.addrLen;
+  to.srcAddrOff = from.srcAddrOff + shift;
+  to.dstAddrOff = from.dstAddrOff + shift;
+  to.networkHeader = from.networkHeader >= 0 ? from.networkHeader + shift : -1;
+  to.transportHeader = 0;
+  to.checksumOffloaded = from.checksumOffloaded;
+  to.linkBroadcast = from.linkBroadcast;
+  to.sourceLinkAddress = from.sourceLinkAddress;
+}
+
+/** A resolved route; see Route in registration.ts. */
+export class StackRoute implements Route {
+  readonly nicId: number;
+  readonly netProto: number;
+  readonly maxHeaderLength: number;
+  readonly txChecksumOffload: boolean;
+  readonly defaultTtl: number;
+  private readonly addrSum: number;
+
+  constructor(
+    private readonly stack: Stack,
+    readonly nic: Nic,
+    private readonly proto: NetworkProtocol,
+    readonly localAddress: Address,
+    readonly remoteAddress: Address,
+    readonly nextHop: Address | null,
+    readonly isLocal: boolean,
+  ) {
+    this.nicId = nic.id;
+    this.netProto = proto.number;
+    this.maxHeaderLength = nic.link.maxHeaderLength + proto.maxHeaderLength;
+    this.txChecksumOffload = (nic.link.capabilities & CapTxChecksumOffload) !== 0;
+    this.defaultTtl = stack.defaultTtl;
+    // Pseudo-header sum of the addresses alone; protocol and length are added per packet.
+    this.addrSum = pseudoHeaderChecksum(0, localAddress.bytes, 0, remoteAddress.bytes, 0,
+      localAddress.length as 4 | 16, 0);
+  }
+
+  mtu(): number {
+    const hdr = this.proto.maxHeaderLength === 60 ? 20 : 40; // base header, without options
+    const linkMtu = this.nic.mtu;
+    const pmtu = this.stack.pathMtu(this.remoteAddress);
+    return Math.min(linkMtu, pmtu) - hdr;
+  }
+
+  pseudoHeaderChecksum(transProto: number, length: number): number {
+    let s = this.addrSum + transProto + (length >>> 16) + (length & 0xffff);
+    s = (s & 0xffff) + (s >>> 16);
+    return (s & 0xffff) + (s >>> 16);
+  }
+
+  writePacket(pkt: PacketBuffer, params: NetworkWriteParams): TcpipError | null {
+    return this.proto.writePacket(this.nic, this, pkt, params);
+  }
+
+  get valid(): boolean {
+    return this.stack.nic(this.nicId) === this.nic && this.nic.enabled &&
+      (this.nic.spoofing || this.stack.nicForAddress(this.localAddress) !== 0);
+  }
+}

@@ -1,0 +1,1 @@
+export { icmp, PingEndpoint, PingProtocol } from "./ping.js";

@@ -1,0 +1,137 @@
+import { describe, expect, it } from "vitest";
+import { makePair, newEp, ok, addr } from "./helpers/net.js";
+import { Address, UDP_PROTOCOL } from "../src/tcpip/address.js";
+import { Err } from "../src/tcpip/errors.js";
+import { SeededRandom } from "../src/clock/random.js";
+import { ManualClock } from "../src/clock/clock.js";
+import { LoopbackEndpoint } from "../src/link/loopback.js";
+import { ChannelEndpoint } from "../src/link/channel.js";
+import { EthernetEndpoint } from "../src/link/ethernet.js";
+import { Stack } from "../src/stack/stack.js";
+import { ipv4 } from "../src/network/ipv4/index.js";
+import { arp } from "../src/network/arp/index.js";
+import { udp } from "../src/transport/udp/index.js";
+import { ARPView } from "../src/header/arp.js";
+import { EthernetView } from "../src/header/ethernet.js";
+import { isParseError } from "../src/header/parse.js";
+import { isError } from "../src/tcpip/errors.js";
+
+describe("routes", () => {
+  it("chooses the longest matching prefix and falls back to the default route", () => {
+    const clock = new ManualClock();
+    const s = new Stack({ networkProtocols: [ipv4], transportProtocols: [udp], clock, random: new SeededRandom(1) });
+    s.createNic(1, new ChannelEndpoint({ mtu: 1500 }));
+    s.createNic(2, new ChannelEndpoint({ mtu: 9000 }));
+    s.addAddress(1, "10.0.0.1/24");
+    s.addAddress(2, "10.1.0.1/16");
+    s.addRoute({ destination: "0.0.0.0/0", gateway: "10.0.0.254", nic: 1 });
+    s.addRoute({ destination: "10.1.0.0/16", nic: 2 });
+    s.addRoute({ destination: "10.0.0.0/24", nic: 1 });
+    const r1 = s.findRoute(0, null, Address.from("10.1.2.3"), 0x0800);
+    const r2 = s.findRoute(0, null, Address.from("8.8.4.4"), 0x0800);
+    const r3 = s.findRoute(0, null, Address.from("10.0.0.9"), 0x0800);
+    if (isError(r1) || isError(r2) || isError(r3)) throw new Error("no route");
+    expect([r1.nicId, r1.localAddress.toString(), r1.nextHop]).toEqual([2, "10.1.0.1", null]);
+    expect(r1.mtu()).toBe(9000 - 20);
+    expect([r2.nicId, r2.nextHop?.toString()]).toEqual([1, "10.0.0.254"]);
+    expect([r3.nicId, r3.nextHop]).toEqual([1, null]);
+    s.removeRoute("0.0.0.0/0");
+    expect(s.findRoute(0, null, Address.from("8.8.4.4"), 0x0800)).toBe(Err.NoRoute);
+    expect(s.findRoute(0, Address.from("10.9.9.9"), Address.from("10.0.0.9"), 0x0800)).toBe(Err.BadLocalAddress);
+  });
+
+  it("resolves the gateway's MAC (not the destination's) for off-link destinations", () => {
+    const clock = new ManualClock();
+    const wire = new ChannelEndpoint({ mtu: 1500, maxHeaderLength: 14 });
+    const s = new Stack({ networkProtocols: [ipv4, arp], transportProtocols: [udp], clock, random: new SeededRandom(1) });
+    s.createNic(1, new EthernetEndpoint(wire, { mac: "02:00:00:00:00:01" }));
+    s.addAddress(1, "10.0.0.1/24");
+    s.addRoute({ destination: "0.0.0.0/0", gateway: "10.0.0.254", nic: 1 });
+    const ep = newEp(s, UDP_PROTOCOL);
+    expect(ep.write(new Uint8Array(4), { to: addr("192.0.2.7", 53) })).toBe(4);
+    const frame = wire.read()!;
+    const eth = EthernetView.check(frame);
+    if (isParseError(eth)) throw new Error("bad frame");
+    expect(eth.type).toBe(0x0806);
+    const a = ARPView.check(frame, 14);
+    if (isParseError(a)) throw new Error("bad arp");
+    expect(a.tpa().toString()).toBe("10.0.0.254");
+    expect(a.spa().toString()).toBe("10.0.0.1");
+  });
+});
+
+describe("loopback", () => {
+  it("delivers datagrams to the stack's own addresses through a loopback NIC", async () => {
+    const s = new Stack({ networkProtocols: [ipv4], transportProtocols: [udp], random: new SeededRandom(1) });
+    s.createNic(1, new LoopbackEndpoint());
+    s.addAddress(1, "127.0.0.1/8");
+    s.addRoute({ destination: "127.0.0.0/8", nic: 1 });
+    const server = newEp(s, UDP_PROTOCOL);
+    ok(server.bind({ addr: Address.from("127.0.0.1"), port: 5353 }));
+    const client = newEp(s, UDP_PROTOCOL);
+    expect(client.write(new Uint8Array([9, 8, 7]), { to: addr("127.0.0.1", 5353) })).toBe(3);
+    for (let i = 0; i < 10 && server.readiness(1) === 0; i++) await new Promise((r) => setImmediate(r));
+    const r = ok(server.read(new Uint8Array(8), { needRemoteAddr: true }));
+    expect(r.count).toBe(3);
+    expect(r.from?.addr?.toString()).toBe("127.0.0.1");
+    s.close();
+  });
+});
+
+describe("ICMP error rate limiting", () => {
+  it("sends at most the burst (50) of port-unreachables at once, then refills at 1000/s like Linux", () => {
+    const p = makePair();
+    const client = newEp(p.a, UDP_PROTOCOL);
+    for (let i = 0; i < 200; i++) client.write(new Uint8Array(1), { to: addr("10.0.0.2", 9) });
+    p.pump();
+    expect(p.b.stats.udp.unknownPortErrors).toBe(200);
+    expect(p.b.stats.icmp.v4.sent.dstUnreachable).toBe(50);
+    expect(p.b.stats.icmp.v4.sent.rateLimited).toBe(150);
+    p.clock.advance(10); // 10 ms → 10 more tokens
+    for (let i = 0; i < 20; i++) client.write(new Uint8Array(1), { to: addr("10.0.0.2", 9) });
+    p.pump();
+    expect(p.b.stats.icmp.v4.sent.dstUnreachable).toBe(60);
+  });
+});
+
+describe("NIC state", () => {
+  it("drops and counts what arrives on a disabled NIC, and refuses to send through it", () => {
+    const p = makePair();
+    const server = newEp(p.b, UDP_PROTOCOL);
+    ok(server.bind({ port: 7 }));
+    p.b.enableNic(1, false);
+    const client = newEp(p.a, UDP_PROTOCOL);
+    client.write(new Uint8Array(1), { to: addr("10.0.0.2", 7) });
+    p.pump();
+    expect(p.b.nic(1)!.stats.disabledRx).toBe(1);
+    expect(server.read(new Uint8Array(4))).toBe(Err.WouldBlock);
+    expect(server.write(new Uint8Array(1), { to: addr("10.0.0.1", 7) })).toBe(Err.NoRoute);
+  });
+});
+
+describe("SO_REUSEPORT", () => {
+  it("spreads flows over a group of endpoints bound to the same port, each flow to one endpoint", () => {
+    const p = makePair();
+    const servers = [0, 1, 2, 3].map(() => {
+      const e = newEp(p.b, UDP_PROTOCOL);
+      ok(e.setSockOpt("reusePort", true));
+      ok(e.bind({ port: 8080 }));
+      return e;
+    });
+    const counts = new Map<number, number>();
+    for (let i = 0; i < 64; i++) {
+      const c = newEp(p.a, UDP_PROTOCOL);
+      c.write(new Uint8Array([i]), { to: addr("10.0.0.2", 8080) });
+      c.write(new Uint8Array([i]), { to: addr("10.0.0.2", 8080) });
+      p.pump();
+      const hit = servers.findIndex((s) => s.getSockOpt("receiveQueueSize") === 1);
+      expect(hit).toBeGreaterThanOrEqual(0);
+      const s = servers[hit]!;
+      expect(ok(s.read(new Uint8Array(2))).count).toBe(1);
+      expect(ok(s.read(new Uint8Array(2))).count).toBe(1); // same flow, same endpoint
+      counts.set(hit, (counts.get(hit) ?? 0) + 1);
+      c.close();
+    }
+    expect(counts.size).toBeGreaterThan(1);
+  });
+});
