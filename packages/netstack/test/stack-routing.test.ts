@@ -135,3 +135,16 @@ describe("SO_REUSEPORT", () => {
     expect(counts.size).toBeGreaterThan(1);
   });
 });
+
+describe("fuzzer regressions", () => {
+  it("counts a broadcast or multicast datagram to a port nobody listens on (no ICMP error, RFC 1122 §3.2.2)", () => {
+    const p = makePair();
+    const c = newEp(p.a, UDP_PROTOCOL);
+    ok(c.setSockOpt("broadcast", true));
+    c.write(new Uint8Array(4), { to: addr("10.0.0.255", 1) });
+    c.write(new Uint8Array(4), { to: { addr: Address.from("225.0.0.1"), port: 1, nic: 1 } });
+    p.pump();
+    expect(p.b.stats.udp.unknownPortErrors).toBe(2);
+    expect(p.b.stats.icmp.v4.sent.dstUnreachable).toBe(0);
+  });
+});

@@ -375,7 +375,10 @@ export class Stack implements NetworkStackServices, NicHost {
     if (broadcast) {
       const eps = this.demux.lookupAll(transProto, pkt.networkProtocol, b, pkt.srcAddrOff, pkt.dstAddrOff, pkt.addrLen,
         srcPort, dstPort, nic.id);
-      if (eps.length === 0) return "port-unreachable";
+      if (eps.length === 0) {
+        const r = tp.handleUnknownDestinationPacket(pkt);
+        return r === "handled" ? "delivered" : r;
+      }
       for (let i = 0; i < eps.length; i++) {
         if (i === eps.length - 1) eps[i]!.handlePacket(pkt);
         else {
