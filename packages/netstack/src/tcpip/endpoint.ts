@@ -87,9 +87,13 @@ export interface SockOptions {
   // IPPROTO_TCP
   noDelay: boolean;
   cork: boolean;
+  /** TCP_KEEPIDLE in SECONDS, like Linux (idle time before the first keepalive probe; default 7200). */
   keepIdle: number;
+  /** TCP_KEEPINTVL in SECONDS, like Linux (time between keepalive probes; default 75). */
   keepInterval: number;
+  /** TCP_KEEPCNT: unanswered keepalive probes before the connection is dropped (default 9). */
   keepCount: number;
+  /** TCP_USER_TIMEOUT in milliseconds, like Linux (0 = off). */
   userTimeout: number;
   maxSegment: number;
   quickAck: boolean;

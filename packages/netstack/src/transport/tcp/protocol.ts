@@ -1,0 +1,196 @@
+/**
+ * The TCP protocol as registered with a stack: endpoint creation, stack-wide settings and
+ * defaults, the RFC 6528 ISN secret, and the answer to segments no endpoint owns (a RST, RFC
+ * 9293 §3.10.7.1).
+ */
+import { Address, IPV4_PROTOCOL, IPV6_PROTOCOL, TCP_PROTOCOL } from "../../tcpip/address.js";
+import { Err, isError, type TcpipError } from "../../tcpip/errors.js";
+import type { Endpoint } from "../../tcpip/endpoint.js";
+import type { PacketBuffer } from "../../buffer/packet.js";
+import type { WaiterQueue } from "../../waiter/queue.js";
+import type {
+  NetworkWriteParams, StackServices, TransportProtocol, TransportProtocolFactory,
+} from "../../stack/registration.js";
+import { TCP_ACK, TCP_RST } from "../../header/tcp.js";
+import { createCongestionControl } from "./congestion.js";
+import { TcpEndpoint } from "./endpoint.js";
+import { IsnGenerator } from "./isn.js";
+import { buildSegment, Segment, SegmentBadChecksum, SegmentMalformed } from "./segment.js";
+import { seqAdd } from "./seqnum.js";
+
+/** Stack-wide TCP settings. Times in milliseconds unless named otherwise. */
+export interface TcpProtocolOptions {
+  /**
+   * Maximum segment lifetime. TIME-WAIT lasts 2 * MSL (RFC 9293 §3.4.2); the default of 30 s
+   * gives Linux's fixed 60 s TIME-WAIT (TCP_TIMEWAIT_LEN).
+   */
+  msl: number;
+  /** SYN retransmissions before connect fails with timed-out (Linux tcp_syn_retries = 6). */
+  synRetries: number;
+  /** SYN-ACK retransmissions before a half-open connection is dropped (tcp_synack_retries = 5). */
+  synAckRetries: number;
+  /** Data retransmissions before the connection fails with timed-out (tcp_retries2 = 15). */
+  retries2: number;
+  /** RFC 6298 initial RTO (1 s). */
+  initialRto: number;
+  /** Linux's TCP_RTO_MIN (200 ms). */
+  minRto: number;
+  /** Linux's TCP_RTO_MAX (120 s). */
+  maxRto: number;
+  /** Delayed-ACK timeout (Linux TCP_DELACK_MIN, 40 ms). */
+  delayedAckMs: number;
+  /** How long an orphaned connection may sit in FIN-WAIT-2 (tcp_fin_timeout = 60 s). */
+  finTimeoutMs: number;
+  /** Keepalive defaults in SECONDS like Linux's tcp_keepalive_time / _intvl, and the probe count. */
+  keepIdleSec: number;
+  keepIntervalSec: number;
+  keepCount: number;
+  /**
+   * Default SO_RCVBUF / SO_SNDBUF in bytes. Receive: tcp_rmem[1] = 131072. Send: Linux starts at
+   * tcp_wmem[1] = 16384 and autotunes upward within the first round trips; there is no send
+   * buffer autotuning here, so the default is fixed at the same 131072 (two full unscaled
+   * windows).
+   */
+  receiveBufferSize: number;
+  sendBufferSize: number;
+  /** Largest value SO_RCVBUF / SO_SNDBUF accept before doubling (net.core.rmem_max / wmem_max). */
+  maxReceiveBuffer: number;
+  maxSendBuffer: number;
+  /** listen() backlog ceiling (net.core.somaxconn = 4096). */
+  maxBacklog: number;
+  /** Default TCP_CONGESTION ("reno": NewReno). */
+  congestionControl: string;
+  /** Initial congestion window in segments (RFC 6928, Linux: 10). */
+  initialCwnd: number;
+}
+
+export const DEFAULT_TCP_OPTIONS: Readonly<TcpProtocolOptions> = {
+  msl: 30_000,
+  synRetries: 6,
+  synAckRetries: 5,
+  retries2: 15,
+  initialRto: 1000,
+  minRto: 200,
+  maxRto: 120_000,
+  delayedAckMs: 40,
+  finTimeoutMs: 60_000,
+  keepIdleSec: 7200,
+  keepIntervalSec: 75,
+  keepCount: 9,
+  receiveBufferSize: 131072,
+  sendBufferSize: 131072,
+  maxReceiveBuffer: 212992,
+  maxSendBuffer: 212992,
+  maxBacklog: 4096,
+  congestionControl: "reno",
+  initialCwnd: 10,
+};
+
+/** Linux's SOCK_MIN_RCVBUF / SOCK_MIN_SNDBUF (what SO_RCVBUF / SO_SNDBUF never go below). */
+export const MIN_RECEIVE_BUFFER = 2304;
+export const MIN_SEND_BUFFER = 4608;
+
+export class TcpProtocol implements TransportProtocol {
+  readonly number = TCP_PROTOCOL;
+  readonly minimumPacketSize = 20;
+  readonly options: TcpProtocolOptions;
+  readonly isn: IsnGenerator;
+  /** Every endpoint the protocol still owns (open sockets and connections living on after close). */
+  readonly endpoints = new Set<TcpEndpoint>();
+  private readonly seg = new Segment();
+  private readonly rstParams: NetworkWriteParams = { protocol: TCP_PROTOCOL, ttl: 64, tos: 0 };
+  private closed = false;
+
+  constructor(
+    readonly stack: StackServices,
+    opts: Partial<TcpProtocolOptions> = {},
+  ) {
+    this.options = { ...DEFAULT_TCP_OPTIONS, ...opts };
+    if (!createCongestionControl(this.options.congestionControl, 536))
+      throw new RangeError(`unknown congestion control ${JSON.stringify(this.options.congestionControl)}`);
+    this.isn = new IsnGenerator(stack.clock, stack.random);
+  }
+
+  newEndpoint(netProto: number, waiterQueue: WaiterQueue): Endpoint | TcpipError {
+    if (netProto !== IPV4_PROTOCOL && netProto !== IPV6_PROTOCOL) return Err.AddressFamilyNotSupported;
+    if (this.closed) return Err.InvalidEndpointState;
+    return new TcpEndpoint(this, netProto, waiterQueue);
+  }
+
+  /** Live endpoints (open sockets plus connections finishing after close). */
+  get endpointCount(): number {
+    return this.endpoints.size;
+  }
+
+  handleUnknownDestinationPacket(pkt: PacketBuffer): "handled" | "port-unreachable" | "malformed" {
+    const s = this.stack.stats.tcp;
+    const r = this.seg.parse(pkt);
+    if (r === SegmentMalformed) {
+      s.invalidSegmentsReceived++;
+      return "malformed";
+    }
+    if (r === SegmentBadChecksum) {
+      s.checksumErrors++;
+      s.invalidSegmentsReceived++;
+      return "handled";
+    }
+    s.validSegmentsReceived++;
+    this.replyReset(pkt, this.seg);
+    return "handled";
+  }
+
+  /**
+   * RFC 9293 §3.10.7.1 (CLOSED state): a segment without RST gets a RST. If it carried an ACK,
+   * the RST is <SEQ=SEG.ACK><CTL=RST>; otherwise <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
+   * Also used by listeners (an ACK in LISTEN) and by endpoints rejecting a segment.
+   */
+  replyReset(pkt: PacketBuffer, seg: Segment): void {
+    if (seg.flags & TCP_RST) return;
+    if (pkt.linkBroadcast || pkt.addrLen === 0) return;
+    const b = pkt.buf;
+    // Never answer a datagram sent to a broadcast or multicast address.
+    if (pkt.addrLen === 4 && (b[pkt.dstAddrOff]! >= 224 || Address.hashBytes(b, pkt.dstAddrOff, 4) === 0xffffffff))
+      return;
+    if (pkt.addrLen === 16 && b[pkt.dstAddrOff] === 0xff) return;
+    const local = Address.fromBytes(b, pkt.dstAddrOff, pkt.addrLen);
+    const remote = Address.fromBytes(b, pkt.srcAddrOff, pkt.addrLen);
+    const route = this.stack.findRoute(pkt.nicId, local, remote, pkt.networkProtocol);
+    if (isError(route)) return;
+    let seq: number;
+    let ack: number;
+    let flags: number;
+    if (seg.flags & TCP_ACK) {
+      seq = seg.ack;
+      ack = 0;
+      flags = TCP_RST;
+    } else {
+      seq = 0;
+      ack = seqAdd(seg.seq, seg.seqLen);
+      flags = TCP_RST | TCP_ACK;
+    }
+    const out = buildSegment(route, seg.dstPort, seg.srcPort, seq, ack, flags, 0, 0, null, 0);
+    this.rstParams.ttl = route.defaultTtl;
+    const err = route.writePacket(out, this.rstParams);
+    const s = this.stack.stats.tcp;
+    if (err) s.segmentSendErrors++;
+    else {
+      s.segmentsSent++;
+      s.resetsSent++;
+    }
+  }
+
+  /** Stack shutdown: every endpoint stops its timers and lets go of the stack. */
+  close(): void {
+    this.closed = true;
+    for (const ep of [...this.endpoints]) ep.destroy();
+    this.endpoints.clear();
+  }
+}
+
+/** The TCP protocol factory with Linux's defaults: `new Stack({ transportProtocols: [tcp] })`. */
+export const tcp: TransportProtocolFactory = (stack) => new TcpProtocol(stack);
+
+/** A TCP factory with some settings changed (e.g. a short MSL in tests). */
+export function tcpWith(opts: Partial<TcpProtocolOptions>): TransportProtocolFactory {
+  return (stack) => new TcpProtocol(stack, opts);
+}

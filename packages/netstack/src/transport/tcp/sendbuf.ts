@@ -1,0 +1,124 @@
+/**
+ * The send buffer: bytes the application wrote that are not yet acknowledged.
+ *
+ * Application data is copied exactly once, on `append`, into chunks; outgoing segments take
+ * views into those chunks (`views`), and `release` drops whole chunks once everything in them
+ * is acknowledged. Chunk memory is never rewritten after it was filled, so a view handed to a
+ * link (which may hold it in a queue, or a delay line) stays valid and unchanged for as long as
+ * anybody references it: PacketBuffer's outbound ownership rule.
+ *
+ * Positions are absolute stream offsets (bytes written since the connection began, as plain
+ * numbers: 2^53 bytes is never reached), so the sender maps sequence numbers to offsets with one
+ * subtraction.
+ */
+
+const MIN_CHUNK = 16 * 1024;
+const MAX_CHUNK = 256 * 1024;
+
+export class SendBuffer {
+  private chunks: Uint8Array[] = [];
+  /** Absolute offset of each chunk's first byte. */
+  private starts: number[] = [];
+  /** Index of the first live chunk in `chunks` (dropped chunks are compacted lazily). */
+  private first = 0;
+  /** Absolute offset of the first unacknowledged byte. */
+  headOffset = 0;
+  /** Absolute offset one past the last written byte. */
+  tailOffset = 0;
+
+  /** Bytes held (unacknowledged, sent or not). */
+  get size(): number {
+    return this.tailOffset - this.headOffset;
+  }
+
+  /** Copies `src[off, off + len)` in at the tail. */
+  append(src: Uint8Array, off: number, len: number): void {
+    while (len > 0) {
+      const last = this.chunks.length - 1;
+      if (last >= this.first) {
+        const c = this.chunks[last]!;
+        const fill = this.tailOffset - this.starts[last]!;
+        const free = c.length - fill;
+        if (free > 0) {
+          const n = free < len ? free : len;
+          c.set(src.subarray(off, off + n), fill);
+          this.tailOffset += n;
+          off += n;
+          len -= n;
+          continue;
+        }
+      }
+      const size = len < MIN_CHUNK ? MIN_CHUNK : len > MAX_CHUNK ? MAX_CHUNK : len;
+      this.chunks.push(new Uint8Array(size));
+      this.starts.push(this.tailOffset);
+    }
+  }
+
+  /** Drops the first `n` bytes (acknowledged). */
+  release(n: number): void {
+    if (n <= 0) return;
+    if (n > this.size) n = this.size;
+    this.headOffset += n;
+    const chunks = this.chunks;
+    // A chunk goes once every byte it can hold is behind the head; the tail chunk stays while it
+    // still has room, so later small writes keep filling it.
+    while (this.first < chunks.length) {
+      const i = this.first;
+      if (this.starts[i]! + chunks[i]!.length > this.headOffset) break;
+      chunks[i] = EMPTY;
+      this.first++;
+    }
+    if (this.first === chunks.length) {
+      this.chunks = [];
+      this.starts = [];
+      this.first = 0;
+    } else if (this.first >= 32 && this.first * 2 >= chunks.length) {
+      this.chunks = chunks.slice(this.first);
+      this.starts = this.starts.slice(this.first);
+      this.first = 0;
+    }
+  }
+
+  /**
+   * Appends to `out` views covering `[offset, offset + len)` (absolute offsets, inside the
+   * buffer). One view per chunk touched; no bytes are copied.
+   */
+  views(offset: number, len: number, out: Uint8Array[]): void {
+    if (len <= 0) return;
+    let i = this.find(offset);
+    while (len > 0 && i < this.chunks.length) {
+      const c = this.chunks[i]!;
+      const at = offset - this.starts[i]!;
+      const fill = (i === this.chunks.length - 1 ? this.tailOffset - this.starts[i]! : c.length) - at;
+      const n = fill < len ? fill : len;
+      out.push(c.subarray(at, at + n));
+      offset += n;
+      len -= n;
+      i++;
+    }
+  }
+
+  /** Copies `[offset, offset + len)` into `dst` at `dstOff` (tests and diagnostics). */
+  copyOut(offset: number, len: number, dst: Uint8Array, dstOff = 0): void {
+    const v: Uint8Array[] = [];
+    this.views(offset, len, v);
+    for (const x of v) {
+      dst.set(x, dstOff);
+      dstOff += x.length;
+    }
+  }
+
+  /** Index of the chunk holding absolute `offset` (binary search over the live chunks). */
+  private find(offset: number): number {
+    let lo = this.first;
+    let hi = this.chunks.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.starts[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+}
+
+const EMPTY = new Uint8Array(0);

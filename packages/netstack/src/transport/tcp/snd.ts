@@ -1,0 +1,539 @@
+/**
+ * The send half of a connection: the send buffer, SND.UNA / SND.NXT / SND.WND, segmentation by
+ * MSS with Nagle / TCP_CORK / MSG_MORE and sender-side SWS avoidance, the retransmission timer
+ * (RFC 6298), fast retransmit and NewReno recovery (RFC 5681, RFC 6582), and the persist timer
+ * with zero-window probes.
+ *
+ * Sequence space: the SYN is ISS; data byte k (counted from 0) is ISS + 1 + k; the FIN follows
+ * the last data byte. `bufHeadSeq` is the sequence number of the send buffer's first byte.
+ *
+ * One timer serves both retransmission and persist (RFC 9293 §3.8.6.1 / RFC 1122 §4.2.2.17):
+ * while data is outstanding it is the RTO; when nothing is outstanding but data waits (zero
+ * window, or held back by TCP_CORK / MSG_MORE) it is the persist timer, like Linux's probe timer.
+ */
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN } from "../../header/tcp.js";
+import { SendBuffer } from "./sendbuf.js";
+import { RttEstimator, FALLBACK_RTO } from "./rtt.js";
+import { NewReno, type CongestionControl } from "./congestion.js";
+import { seqAdd, seqDiff, seqGEQ, seqGT, seqLT } from "./seqnum.js";
+import { DEFAULT_MSS } from "./rcv.js";
+import type { TcpEndpoint } from "./endpoint.js";
+
+export const TimerIdle = 0;
+export const TimerRetransmit = 1;
+export const TimerPersist = 2;
+
+export class Sender {
+  /** Initial send sequence number. */
+  iss = 0;
+  /** SND.UNA: oldest unacknowledged sequence number. */
+  sndUna = 0;
+  /** SND.NXT: next sequence number to send (moves back to SND.UNA after a timeout). */
+  sndNxt = 0;
+  /** Highest sequence number sent so far (SND.MAX); ACKs beyond it are for data never sent. */
+  sndMax = 0;
+  /** SND.WND in bytes (scaled). */
+  sndWnd = 0;
+  /** Largest window the peer ever offered (RFC 9293 §3.8.6.2.1's Max(SND.WND)). */
+  maxSndWnd = 0;
+  /** SND.WL1 / SND.WL2: the segment that last updated the window. */
+  sndWl1 = 0;
+  sndWl2 = 0;
+  /** Shift applied to the peer's window field (RFC 7323; 0 until part 2). */
+  wndScale = 0;
+
+  readonly buf = new SendBuffer();
+  /** Sequence number of buf's first byte. */
+  bufHeadSeq = 0;
+
+  /** Effective send MSS (RFC 9293 §3.7.1 Eff.snd.MSS). */
+  mss = DEFAULT_MSS;
+  /** The MSS the peer announced (536 when it sent none). */
+  peerMss = DEFAULT_MSS;
+
+  cc: CongestionControl = new NewReno(DEFAULT_MSS);
+  readonly rtt: RttEstimator;
+  /** Karn's algorithm (RFC 6298 §3): one segment timed at a time, never a retransmitted one. */
+  rttTiming = false;
+  rttSeq = 0;
+  rttTime = 0;
+
+  /** Duplicate ACKs in a row (RFC 5681 §3.2). */
+  dupAcks = 0;
+  inRecovery = false;
+  /** RFC 6582 `recover`: SND.MAX when recovery (or the last timeout) began. */
+  recover = 0;
+  private partialAckSeen = false;
+
+  /** Consecutive timeouts for the oldest outstanding data (TCP_INFO's retransmits). */
+  retransmits = 0;
+  /** SYN or SYN-ACK retransmissions. */
+  synRetries = 0;
+  /** When the oldest outstanding data began waiting for its ACK (TCP_USER_TIMEOUT). */
+  rtxStart = 0;
+  timerMode = TimerIdle;
+  /**
+   * Persist: probes not answered by any ACK (Linux's icsk_probes_out), the backoff exponent
+   * (probes sent since the window last opened), and when the first of those probes went out.
+   */
+  probesOut = 0;
+  persistBackoff = 0;
+  persistStart = 0;
+
+  /** A FIN is queued after the last data byte (shutdown(write) / close). */
+  finQueued = false;
+  finSeq = 0;
+  /** End of the last partial segment sent (Minshall's Nagle variant, as Linux). */
+  sndSml = 0;
+  /** The last write had MSG_MORE: hold a partial segment back. */
+  more = false;
+  lastSendTime = 0;
+  /** A segment was refused as too big for the path: re-derive the MSS before sending more. */
+  pathMtuShrunk = false;
+  private readonly views: Uint8Array[] = [];
+
+  constructor(private readonly ep: TcpEndpoint) {
+    const o = ep.proto.options;
+    this.rtt = new RttEstimator({ initialRto: o.initialRto, minRto: o.minRto, maxRto: o.maxRto, granularity: 1 });
+  }
+
+  /** Before our SYN: SND.UNA = ISS, SND.NXT = ISS + 1 once the SYN is out. */
+  init(iss: number): void {
+    this.iss = iss;
+    this.sndUna = iss;
+    this.sndNxt = iss;
+    this.sndMax = iss;
+    this.bufHeadSeq = seqAdd(iss, 1);
+    this.recover = iss;
+    this.sndSml = iss;
+  }
+
+  /** Sequence number one past the last byte written. */
+  dataEndSeq(): number {
+    return seqAdd(this.bufHeadSeq, this.buf.size);
+  }
+
+  /** Bytes written but never sent. */
+  unsent(): number {
+    const d = seqDiff(this.dataEndSeq(), this.sndNxt);
+    return d > 0 ? d : 0;
+  }
+
+  finSent(): boolean {
+    return this.finQueued && seqGT(this.sndNxt, this.finSeq);
+  }
+
+  finAcked(): boolean {
+    return this.finQueued && seqGT(this.sndUna, this.finSeq);
+  }
+
+  /** Sequence space sent and not yet acknowledged. */
+  outstanding(): number {
+    return seqDiff(this.sndMax, this.sndUna);
+  }
+
+  queueFin(): void {
+    if (this.finQueued) return;
+    this.finQueued = true;
+    this.finSeq = this.dataEndSeq();
+  }
+
+  /** Sends the SYN (or SYN-ACK when `ack`), timing it unless it is a retransmission. */
+  sendSyn(ack: boolean): void {
+    const now = this.ep.now();
+    if (this.sndMax === this.iss) {
+      this.rttTiming = true;
+      this.rttSeq = seqAdd(this.iss, 1);
+      this.rttTime = now;
+    } else {
+      this.rttTiming = false;
+    }
+    this.ep.emit(this.iss, ack ? TCP_SYN | TCP_ACK : TCP_SYN, null, 0, true);
+    this.sndNxt = seqAdd(this.iss, 1);
+    this.sndMax = this.sndNxt;
+    this.lastSendTime = now;
+  }
+
+  /** The handshake finished: pick the MSS, start congestion control, apply RFC 6298 §5.7. */
+  established(): void {
+    const ep = this.ep;
+    this.mss = ep.sendMss();
+    this.cc = ep.newCongestionControl(this.mss);
+    this.sndSml = this.sndUna;
+    if (!this.rtt.measured && this.synRetries > 0) this.rtt.setRto(FALLBACK_RTO);
+    else if (!this.rtt.measured) this.rtt.setRto(ep.proto.options.initialRto);
+    this.synRetries = 0;
+  }
+
+  // ------------------------------------------------------------------ output
+
+  /**
+   * Sends what the windows, Nagle, TCP_CORK and MSG_MORE allow, then sets the retransmission or
+   * persist timer. Called at every flush (end of a batch, a timer, an application call).
+   */
+  output(): void {
+    const ep = this.ep;
+    if (!ep.canSendData()) return;
+    if (this.pathMtuShrunk) this.resyncMss();
+    let mss = this.mss;
+    const now = ep.now();
+    if (this.sndUna === this.sndMax && this.sndNxt === this.sndUna && now - this.lastSendTime > this.rtt.rto &&
+      this.unsent() > 0) {
+      // RFC 5681 §4.1: after an idle period longer than the RTO, restart from the initial window.
+      this.cc.onIdleRestart(mss * ep.proto.options.initialCwnd);
+    }
+    for (;;) {
+      const avail = this.unsent();
+      if (avail > 0) {
+        const inFlight = seqDiff(this.sndNxt, this.sndUna);
+        const cwnd = this.cc.cwnd;
+        const wnd = this.sndWnd < cwnd ? this.sndWnd : cwnd;
+        const usable = wnd - inFlight;
+        let len = avail < mss ? avail : mss;
+        if (usable < len) len = usable;
+        if (len <= 0) break;
+        if (len < mss && !seqLT(this.sndNxt, this.sndMax)) {
+          if (len < avail) {
+            // RFC 9293 §3.8.6.2.1: a window-limited partial segment waits unless it is at least
+            // half the largest window the peer offered.
+            if (len < this.maxSndWnd >>> 1) break;
+          } else if (this.finQueued) {
+            // The last data goes with the FIN: neither cork nor Nagle hold it (as in Linux).
+          } else if (ep.cork || this.more) {
+            // TCP_CORK / MSG_MORE: hold the partial tail (the persist timer bounds the wait).
+            break;
+          } else if (!ep.noDelay && seqGT(this.sndSml, this.sndUna)) {
+            // Nagle (RFC 896, RFC 9293 §3.7.4) in Minshall's form as Linux: no new small segment
+            // while an earlier small one is unacknowledged.
+            break;
+          }
+        }
+        this.transmit(this.sndNxt, len);
+        if (this.pathMtuShrunk) {
+          this.resyncMss();
+          mss = this.mss;
+        }
+        continue;
+      }
+      if (this.finQueued && this.sndNxt === this.finSeq) this.transmit(this.sndNxt, 0);
+      break;
+    }
+    this.setTimer();
+  }
+
+  /**
+   * After a segment was refused for its size: take the MSS the route allows now and, if it is
+   * smaller, send everything outstanding again in segments that fit (what was refused never left).
+   */
+  private resyncMss(): void {
+    this.pathMtuShrunk = false;
+    const m = this.ep.sendMss();
+    if (m >= this.mss) return;
+    this.mss = m;
+    this.sndNxt = this.sndUna;
+    this.sndSml = this.sndUna;
+    this.rttTiming = false;
+  }
+
+  /**
+   * Sends one segment of `len` data bytes from `seq` (plus the FIN when it ends at the FIN's
+   * position). Advances SND.NXT when `seq` is SND.NXT. Returns the sequence space used.
+   */
+  transmit(seq: number, len: number): number {
+    const ep = this.ep;
+    const end = seqAdd(seq, len);
+    const fin = this.finQueued && end === this.finSeq;
+    let flags = TCP_ACK;
+    if (fin) flags |= TCP_FIN;
+    const views = this.views;
+    views.length = 0;
+    if (len > 0) {
+      this.buf.views(this.buf.headOffset + seqDiff(seq, this.bufHeadSeq), len, views);
+      if (end === this.dataEndSeq()) flags |= TCP_PSH;
+    }
+    ep.emit(seq, flags, views, len, false);
+    views.length = 0;
+    const segEnd = fin ? seqAdd(end, 1) : end;
+    const now = ep.now();
+    if (seqLT(seq, this.sndMax)) {
+      ep.countRetransmit();
+      // Karn (RFC 6298 §3): a retransmitted segment is never timed.
+      this.rttTiming = false;
+    } else if (!this.rttTiming && len > 0) {
+      this.rttTiming = true;
+      this.rttSeq = end;
+      this.rttTime = now;
+    }
+    if (seq === this.sndNxt) this.sndNxt = segEnd;
+    if (seqGT(segEnd, this.sndMax)) this.sndMax = segEnd;
+    if (len > 0 && len < this.mss) this.sndSml = segEnd;
+    this.lastSendTime = now;
+    return seqDiff(segEnd, seq);
+  }
+
+  /**
+   * Retransmits one segment at SND.UNA, whatever the congestion window says. It is cut to the
+   * peer's window when that is open (bytes beyond it would only be trimmed off by the receiver
+   * and need yet another timeout); when the window is zero the segment doubles as a probe, as in
+   * Linux.
+   */
+  private retransmitHead(): void {
+    const left = seqDiff(this.dataEndSeq(), this.sndUna);
+    let len = left > 0 ? (left < this.mss ? left : this.mss) : 0;
+    if (this.sndWnd > 0 && len > this.sndWnd) len = this.sndWnd;
+    if (len === 0 && !(this.finQueued && this.sndUna === this.finSeq)) return;
+    this.transmit(this.sndUna, len);
+  }
+
+  /** Arms, re-arms or stops the retransmission / persist timer to match what is outstanding. */
+  setTimer(): void {
+    const ep = this.ep;
+    if (seqGT(this.sndMax, this.sndUna)) {
+      if (this.timerMode !== TimerRetransmit) {
+        this.timerMode = TimerRetransmit;
+        this.rtxStart = ep.now();
+        ep.rtxTimer.schedule(this.rtoDelay());
+      }
+      return;
+    }
+    if (this.unsent() > 0 || (this.finQueued && !this.finSent())) {
+      if (this.timerMode !== TimerPersist) {
+        this.timerMode = TimerPersist;
+        ep.rtxTimer.schedule(this.persistDelay());
+      }
+      return;
+    }
+    if (this.timerMode !== TimerIdle) {
+      this.timerMode = TimerIdle;
+      ep.rtxTimer.cancel();
+    }
+  }
+
+  /** The RTO, cut short so the timer fires when TCP_USER_TIMEOUT expires. */
+  private rtoDelay(): number {
+    const rto = this.rtt.rto;
+    const ut = this.ep.userTimeout;
+    if (ut > 0) {
+      const left = this.rtxStart + ut - this.ep.now();
+      if (left < rto) return left > 1 ? left : 1;
+    }
+    return rto;
+  }
+
+  /** Linux's probe interval: max(RTO, 200 ms) doubled per unanswered probe, at most the max RTO. */
+  private persistDelay(): number {
+    const lim = this.rtt.limits;
+    const base = this.rtt.rto > lim.minRto ? this.rtt.rto : lim.minRto;
+    const d = base * 2 ** this.persistBackoff;
+    return d < lim.maxRto ? d : lim.maxRto;
+  }
+
+  // ------------------------------------------------------------------ ACK processing
+
+  /**
+   * The ACK field and window of an acceptable segment in a synchronized state (RFC 9293
+   * §3.10.7.4 fifth check). SEG.ACK is known to be at most SND.MAX.
+   */
+  onAck(seq: number, ack: number, rawWindow: number, payloadLen: number, flags: number): void {
+    const ep = this.ep;
+    const wnd = rawWindow << this.wndScale;
+    let windowChanged = false;
+    // RFC 9293 §3.10.7.4: update the window from the newest segment (SND.WL1, SND.WL2).
+    // Linux (and RFC 9293 §3.10.7.4) reset the unanswered-probe count on any acceptable ACK.
+    this.probesOut = 0;
+    if (!seqLT(ack, this.sndUna) && (seqLT(this.sndWl1, seq) || (this.sndWl1 === seq && !seqLT(ack, this.sndWl2)))) {
+      windowChanged = wnd !== this.sndWnd;
+      this.sndWnd = wnd;
+      this.sndWl1 = seq;
+      this.sndWl2 = ack;
+      if (wnd > this.maxSndWnd) this.maxSndWnd = wnd;
+    }
+    if (seqGT(ack, this.sndUna)) {
+      this.newAck(ack);
+    } else if (
+      ack === this.sndUna &&
+      payloadLen === 0 &&
+      (flags & (TCP_SYN | TCP_FIN)) === 0 &&
+      !windowChanged &&
+      seqGT(this.sndMax, this.sndUna)
+    ) {
+      // RFC 5681 §2: a duplicate ACK.
+      this.dupAck();
+    }
+    if (windowChanged && this.sndWnd > 0 && this.timerMode === TimerPersist) {
+      // The window opened: probing is over (Linux resets the probe backoff).
+      this.persistBackoff = 0;
+      this.probesOut = 0;
+      this.timerMode = TimerIdle;
+      ep.rtxTimer.cancel();
+    }
+  }
+
+  private newAck(ack: number): void {
+    const ep = this.ep;
+    const now = ep.now();
+    // Data bytes acknowledged (the SYN and FIN occupy sequence space but no buffer).
+    const dataEnd = this.dataEndSeq();
+    const hi = seqLT(ack, dataEnd) ? ack : dataEnd;
+    const dataAcked = seqDiff(hi, this.bufHeadSeq);
+    if (dataAcked > 0) {
+      this.buf.release(dataAcked);
+      this.bufHeadSeq = hi;
+    }
+    // Congestion control counts data bytes (not the SYN or FIN).
+    const acked = dataAcked > 0 ? dataAcked : 0;
+    // RFC 6298 §2 / §3: a measurement from the timed segment once it is covered.
+    if (this.rttTiming && seqGEQ(ack, this.rttSeq)) {
+      this.rtt.sample(now - this.rttTime);
+      this.rttTiming = false;
+    }
+    this.retransmits = 0;
+    this.probesOut = 0;
+    this.sndUna = ack;
+    if (seqLT(this.sndNxt, ack)) this.sndNxt = ack;
+    let restartTimer = true;
+    if (this.inRecovery) {
+      if (seqGEQ(ack, this.recover)) {
+        // RFC 6582 §3.2 step 4: a full ACK ends recovery.
+        this.inRecovery = false;
+        this.dupAcks = 0;
+        this.cc.onExitRecovery(this.outstanding(), this.mss);
+      } else {
+        // RFC 6582 §3.2 step 5: a partial ACK. Retransmit the first unacknowledged segment,
+        // deflate cwnd, and reset the timer only for the first partial ACK ("impatient").
+        this.retransmitHead();
+        this.cc.onPartialAck(acked, this.mss);
+        restartTimer = !this.partialAckSeen;
+        this.partialAckSeen = true;
+      }
+    } else {
+      this.dupAcks = 0;
+      this.cc.onAck(acked, this.mss);
+    }
+    // RFC 6298 §5.2 / §5.3: stop the timer when everything is acknowledged, else restart it.
+    if (this.sndUna === this.sndMax) {
+      if (this.timerMode === TimerRetransmit) {
+        this.timerMode = TimerIdle;
+        ep.rtxTimer.cancel();
+      }
+    } else if (restartTimer) {
+      this.timerMode = TimerRetransmit;
+      this.rtxStart = now;
+      ep.rtxTimer.schedule(this.rtoDelay());
+    }
+    ep.onAcked(dataAcked > 0 ? dataAcked : 0);
+  }
+
+  private dupAck(): void {
+    this.dupAcks++;
+    if (this.inRecovery) {
+      // RFC 5681 §3.2 step 4: inflate; output() then sends new data if cwnd allows.
+      this.cc.onDupAckInRecovery(this.mss);
+      return;
+    }
+    // RFC 6582 §3.2 step 2: fast retransmit only when the ACK covers more than `recover`
+    // (old duplicates after a timeout must not trigger another reduction).
+    if (this.dupAcks === 3 && seqGT(this.sndUna, this.recover)) {
+      const ep = this.ep;
+      this.inRecovery = true;
+      this.partialAckSeen = false;
+      this.recover = this.sndMax;
+      this.cc.onEnterRecovery(this.outstanding(), this.mss);
+      this.rttTiming = false;
+      ep.stack.stats.tcp.fastRetransmit++;
+      ep.stack.stats.tcp.fastRecovery++;
+      this.retransmitHead();
+    }
+  }
+
+  // ------------------------------------------------------------------ timers
+
+  /** The retransmission timer fired in a synchronized state (RFC 6298 §5.4-5.6). */
+  onRetransmitTimeout(): void {
+    const ep = this.ep;
+    if (this.sndUna === this.sndMax) {
+      this.timerMode = TimerIdle;
+      return;
+    }
+    const now = ep.now();
+    const ut = ep.userTimeout;
+    if (ut > 0 ? now - this.rtxStart >= ut : this.retransmits >= ep.proto.options.retries2) {
+      // RFC 9293 §3.8.3 R2 / Linux tcp_retries2 or TCP_USER_TIMEOUT: give up.
+      ep.timedOut(false);
+      return;
+    }
+    this.retransmits++;
+    ep.stack.stats.tcp.timeouts++;
+    if (this.cc.cwnd < this.cc.ssthresh) ep.stack.stats.tcp.slowStartRetransmits++;
+    this.cc.onRetransmitTimeout(this.outstanding(), this.mss);
+    // RFC 6582 §4: remember the highest sequence sent, so duplicate ACKs of data sent before the
+    // timeout do not start a fast retransmit.
+    this.recover = this.sndMax;
+    this.inRecovery = false;
+    this.dupAcks = 0;
+    this.rtt.backoff();
+    this.rttTiming = false;
+    // Go back to SND.UNA: the first segment now, the rest as ACKs open the congestion window.
+    this.sndNxt = this.sndUna;
+    this.sndSml = this.sndUna;
+    this.retransmitHead();
+    this.output();
+    this.timerMode = TimerRetransmit;
+    ep.rtxTimer.schedule(this.rtoDelay());
+  }
+
+  /**
+   * The persist timer fired: nothing outstanding, data waiting. Send what the window allows,
+   * ignoring Nagle and TCP_CORK (this is also what bounds a cork's hold), or, with no window, a
+   * zero-window probe; back off while the window stays shut.
+   */
+  onPersistTimeout(): void {
+    const ep = this.ep;
+    this.timerMode = TimerIdle;
+    const avail = this.unsent();
+    if (avail === 0) {
+      if (this.finQueued && !this.finSent()) this.output();
+      return;
+    }
+    const now = ep.now();
+    const ut = ep.userTimeout;
+    // Give up on TCP_USER_TIMEOUT once probing has lasted that long (Linux measures from the first
+    // probe of this zero-window episode), or after tcp_retries2 probes nobody answered.
+    if ((ut > 0 && this.persistBackoff > 0 && now - this.persistStart >= ut) ||
+      this.probesOut >= ep.proto.options.retries2) {
+      ep.timedOut(false);
+      return;
+    }
+    const inFlight = seqDiff(this.sndNxt, this.sndUna);
+    const cwnd = this.cc.cwnd;
+    const usable = (this.sndWnd < cwnd ? this.sndWnd : cwnd) - inFlight;
+    if (usable > 0) {
+      let len = avail < this.mss ? avail : this.mss;
+      if (usable < len) len = usable;
+      this.transmit(this.sndNxt, len);
+      this.output();
+      return;
+    }
+    // RFC 9293 §3.8.6.1: probe the zero window. Like Linux, the probe is an ACK carrying an old
+    // sequence number (SND.UNA - 1), which the receiver must answer with its current window.
+    if (this.persistBackoff === 0) this.persistStart = now;
+    ep.emit(seqAdd(this.sndUna, -1), TCP_ACK, null, 0, false);
+    ep.stack.stats.tcp.zeroWindowProbes++;
+    this.probesOut++;
+    this.persistBackoff++;
+    this.timerMode = TimerPersist;
+    ep.rtxTimer.schedule(this.persistDelay());
+  }
+
+  /** The path MTU shrank (ICMP packet too big): use the smaller MSS and resend what is outstanding. */
+  mtuReduced(newMss: number): void {
+    if (newMss >= this.mss) return;
+    this.mss = newMss;
+    if (seqGT(this.sndMax, this.sndUna)) {
+      this.sndNxt = this.sndUna;
+      this.sndSml = this.sndUna;
+      this.rttTiming = false;
+      this.output();
+    }
+  }
+}
