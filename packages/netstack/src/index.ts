@@ -16,7 +16,16 @@ export { Nic, type NicOptions } from "./stack/nic.js";
 export type { RouteSpec, RouteEntry } from "./stack/route-table.js";
 export { newStackStats, type StackStats, type NicStats } from "./stack/stats.js";
 export type * from "./stack/registration.js";
+export { NeighborCache, NeighborState, NEIGHBOR_STATE_NAMES, type NeighborEntry } from "./stack/neighbor.js";
+export { selectSourceAddress, policyLabel } from "./stack/source-select.js";
+export {
+  endpointNetProtos, packetSourceAddress, packetDestinationAddress, endpointAddress, NET_PROTOS_V4, NET_PROTOS_V6,
+  NET_PROTOS_DUAL,
+} from "./stack/dualstack.js";
 export { ipv4, ipv4With, Ipv4Protocol, type Ipv4Options } from "./network/ipv4/index.js";
+export { ipv6, ipv6With, Ipv6Protocol, type Ipv6Options } from "./network/ipv6/index.js";
+export { Ndp, type NdpOptions } from "./network/ndp/index.js";
 export { arp, ArpProtocol } from "./network/arp/index.js";
 export { udp, UdpEndpoint } from "./transport/udp/index.js";
-export { icmp, PingEndpoint } from "./transport/icmp/index.js";
+export { icmp, icmp6, PingEndpoint } from "./transport/icmp/index.js";
+export { tcp, tcpWith, TcpEndpoint, TcpState, tcpStateName, type TcpProtocolOptions } from "./transport/tcp/index.js";

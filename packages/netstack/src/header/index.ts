@@ -7,3 +7,6 @@ export * from "./udp.js";
 export * from "./icmpv4.js";
 export * from "./ethernet.js";
 export * from "./arp.js";
+export * from "./ipv6.js";
+export * from "./ipv6-ext.js";
+export * from "./icmpv6.js";

@@ -6,8 +6,12 @@
  *   3. any-address + local port (bound / listening on the wildcard).
  * Keys are numeric hashes of (address bytes, ports); buckets hold the candidates and every
  * candidate is compared field by field, so hash collisions are harmless.
+ *
+ * Dual stack: an endpoint registers once per network protocol it receives (an IPv6 endpoint
+ * that is not v6-only: [IPv6, IPv4]). Under IPv4, v4-mapped addresses in its id are stored as
+ * the IPv4 addresses they map, so IPv4 packets match them byte for byte.
  */
-import { Address } from "../tcpip/address.js";
+import { Address, IPV4_PROTOCOL } from "../tcpip/address.js";
 import { Err, type TcpipError } from "../tcpip/errors.js";
 import type { PortFlags, TransportEndpointHandler, TransportEndpointId } from "./registration.js";
 
@@ -50,12 +54,13 @@ export class TransportDemuxer {
     flags: PortFlags, device: number): TcpipError | null {
     // Check every protocol first so a failure registers nothing.
     for (const np of netProtos) {
-      const e = this.find(transProto, np, id);
+      const e = this.find(transProto, np, idFor(id, np));
       if (e && !(e.eps.includes(ep)) && !((e.flags.reusePort && flags.reusePort) || (e.flags.reuseAddr && flags.reuseAddr)))
         return Err.PortInUse;
     }
     for (const np of netProtos) {
-      const e = this.find(transProto, np, id);
+      const nid = idFor(id, np);
+      const e = this.find(transProto, np, nid);
       if (e) {
         if (!e.eps.includes(ep)) {
           e.eps.push(ep);
@@ -63,20 +68,21 @@ export class TransportDemuxer {
         }
         continue;
       }
-      const k = keyOf(transProto, np, id.localPort, id.localAddress?.key ?? 0, id.remotePort, id.remoteAddress?.key ?? 0);
+      const k = keyOf(transProto, np, nid.localPort, nid.localAddress?.key ?? 0, nid.remotePort, nid.remoteAddress?.key ?? 0);
       let bucket = this.table.get(k);
       if (!bucket) this.table.set(k, (bucket = []));
       bucket.push({
-        transProto, netProto: np, localPort: id.localPort, localAddress: id.localAddress, remotePort: id.remotePort,
-        remoteAddress: id.remoteAddress, eps: [ep], flags: { ...flags }, device,
+        transProto, netProto: np, localPort: nid.localPort, localAddress: nid.localAddress, remotePort: nid.remotePort,
+        remoteAddress: nid.remoteAddress, eps: [ep], flags: { ...flags }, device,
       });
       this.count++;
     }
     return null;
   }
 
-  unregister(transProto: number, netProtos: readonly number[], id: TransportEndpointId, ep: TransportEndpointHandler): void {
+  unregister(transProto: number, netProtos: readonly number[], id0: TransportEndpointId, ep: TransportEndpointHandler): void {
     for (const np of netProtos) {
+      const id = idFor(id0, np);
       const k = keyOf(transProto, np, id.localPort, id.localAddress?.key ?? 0, id.remotePort, id.remoteAddress?.key ?? 0);
       const bucket = this.table.get(k);
       if (!bucket) continue;
@@ -157,6 +163,15 @@ export class TransportDemuxer {
     }
     return out;
   }
+}
+
+/** `id` as registered under `netProto`: under IPv4, v4-mapped addresses become IPv4 addresses. */
+function idFor(id: TransportEndpointId, netProto: number): TransportEndpointId {
+  if (netProto !== IPV4_PROTOCOL || !(id.localAddress?.isV4Mapped || id.remoteAddress?.isV4Mapped)) return id;
+  return {
+    localPort: id.localPort, remotePort: id.remotePort, localAddress: id.localAddress?.unmapped() ?? null,
+    remoteAddress: id.remoteAddress?.unmapped() ?? null,
+  };
 }
 
 function sameId(e: Entry, transProto: number, netProto: number, id: TransportEndpointId): boolean {

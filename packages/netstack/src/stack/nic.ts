@@ -3,13 +3,14 @@
  * link's dispatcher (inbound packets enter the stack here) and the network layer's way out
  * (`writeNetworkPacket` resolves the next hop's link address when the link needs it).
  */
-import { Address, Subnet } from "../tcpip/address.js";
+import { Address, IPV6_PROTOCOL, Subnet } from "../tcpip/address.js";
 import { Err, type TcpipError } from "../tcpip/errors.js";
 import type { PacketBuffer } from "../buffer/packet.js";
 import { CapLoopback, CapResolutionRequired, type LinkEndpoint, type NetworkDispatcher } from "../link/link.js";
-import { NeighborCache, type NeighborResolver } from "./neighbor.js";
+import { NeighborCache, NeighborState, type NeighborResolver } from "./neighbor.js";
 import { newNicStats, type NicStats } from "./stats.js";
-import type { NetworkProtocol, NicServices } from "./registration.js";
+import { selectSourceAddress } from "./source-select.js";
+import type { AddressOptions, AddressState, NetworkProtocol, NicServices } from "./registration.js";
 
 /** What the NIC needs from its stack. */
 export interface NicHost {
@@ -19,7 +20,21 @@ export interface NicHost {
   endBatch(): void;
   countUnknownProtocol(): void;
   onNeighborFailure(nic: Nic, target: Address, pkts: PacketBuffer[]): void;
+  /** An address was added (the network protocol of its family may start DAD, join groups). */
+  onAddressAdded(nic: Nic, addr: Subnet, opts: AddressOptions): void;
+  onAddressRemoved(nic: Nic, addr: Subnet): void;
   readonly clock: import("../clock/clock.js").Clock;
+  readonly random: import("../clock/random.js").RandomSource;
+}
+
+interface AddressEntry {
+  subnet: Subnet;
+  state: AddressState;
+}
+
+interface GroupEntry {
+  group: Address;
+  refs: number;
 }
 
 export interface NicOptions {
@@ -42,7 +57,9 @@ export class Nic implements NetworkDispatcher, NicServices {
   promiscuous: boolean;
   spoofing: boolean;
   enabled: boolean;
-  private addrs: Subnet[] = [];
+  private addrs: AddressEntry[] = [];
+  /** Joined multicast groups, keyed by Address.key (reference counted: several users may join one). */
+  private readonly groups = new Map<number, GroupEntry[]>();
   private readonly neighbors = new Map<number, NeighborCache>();
   private readonly one: PacketBuffer[] = [];
 
@@ -75,27 +92,44 @@ export class Nic implements NetworkDispatcher, NicServices {
 
   // --- addresses ---
 
+  /** Every address of the NIC with its prefix length, whatever its state. */
   addresses(): readonly Subnet[] {
-    return this.addrs;
+    return this.addrs.map((e) => e.subnet);
   }
 
-  addAddress(s: Subnet): TcpipError | null {
-    if (this.addrs.some((a) => a.address.equals(s.address))) return Err.DuplicateAddress;
-    this.addrs.push(s);
+  /**
+   * Adds an address, usable at once ("preferred") unless the network protocol of its family
+   * starts duplicate address detection, which keeps it "tentative" meanwhile (RFC 4862 §5.4).
+   */
+  addAddress(s: Subnet, opts: AddressOptions = {}): TcpipError | null {
+    if (this.addrs.some((a) => a.subnet.address.equals(s.address))) return Err.DuplicateAddress;
+    this.addrs.push({ subnet: s, state: "preferred" });
+    this.host.onAddressAdded(this, s, opts);
     return null;
   }
 
   removeAddress(a: Address): TcpipError | null {
-    const i = this.addrs.findIndex((x) => x.address.equals(a));
+    const i = this.addrs.findIndex((x) => x.subnet.address.equals(a));
     if (i < 0) return Err.BadLocalAddress;
-    this.addrs.splice(i, 1);
+    const [e] = this.addrs.splice(i, 1);
+    this.host.onAddressRemoved(this, e!.subnet);
     return null;
   }
 
+  addressState(a: Address): AddressState | null {
+    for (const e of this.addrs) if (e.subnet.address.equals(a)) return e.state;
+    return null;
+  }
+
+  setAddressState(a: Address, state: AddressState): void {
+    for (const e of this.addrs) if (e.subnet.address.equals(a)) e.state = state;
+  }
+
+  /** True when the bytes are one of this NIC's usable ("preferred") addresses. */
   hasAddress(b: Uint8Array, off: number, len: number): boolean {
-    for (const s of this.addrs) {
-      const a = s.address;
-      if (a.length === len && a.equalsBytes(b, off)) return true;
+    for (const e of this.addrs) {
+      const a = e.subnet.address;
+      if (a.length === len && e.state === "preferred" && a.equalsBytes(b, off)) return true;
     }
     return false;
   }
@@ -108,7 +142,8 @@ export class Nic implements NetworkDispatcher, NicServices {
     if (len !== 4) return false;
     const key = Address.hashBytes(b, off, 4);
     if (key === 0xffffffff) return true;
-    for (const s of this.addrs) {
+    for (const e of this.addrs) {
+      const s = e.subnet;
       if (!s.address.isV4) continue;
       const bc = s.broadcast();
       if (bc && bc.key === key) return true;
@@ -117,19 +152,68 @@ export class Nic implements NetworkDispatcher, NicServices {
   }
 
   primaryAddress(addrLen: number): Address | null {
-    for (const s of this.addrs) if (s.address.length === addrLen) return s.address;
+    for (const e of this.addrs) if (e.subnet.address.length === addrLen && e.state === "preferred") return e.subnet.address;
     return null;
   }
 
-  /** The best source address on this NIC for reaching `remote` (same subnet first). */
+  /**
+   * The best usable source address on this NIC for reaching `remote`: for IPv4 the address of a
+   * subnet containing it, else the first; for IPv6 the RFC 6724 choice (source-select.ts).
+   */
   sourceAddressFor(remote: Address): Address | null {
+    if (remote.isV6) {
+      const cands: Subnet[] = [];
+      for (const e of this.addrs) if (e.state === "preferred" && e.subnet.address.isV6) cands.push(e.subnet);
+      return selectSourceAddress(cands, remote);
+    }
     let first: Address | null = null;
-    for (const s of this.addrs) {
-      if (s.address.length !== remote.length) continue;
+    for (const e of this.addrs) {
+      const s = e.subnet;
+      if (s.address.length !== remote.length || e.state !== "preferred") continue;
       if (s.contains(remote)) return s.address;
       if (!first) first = s.address;
     }
     return first;
+  }
+
+  // --- multicast groups ---
+
+  /** Joins a multicast group (reference counted, like Linux's ipv6_dev_mc_inc). */
+  joinGroup(group: Address): void {
+    let list = this.groups.get(group.key);
+    if (!list) this.groups.set(group.key, (list = []));
+    for (const g of list) {
+      if (g.group.equals(group)) {
+        g.refs++;
+        return;
+      }
+    }
+    list.push({ group, refs: 1 });
+  }
+
+  leaveGroup(group: Address): void {
+    const list = this.groups.get(group.key);
+    if (!list) return;
+    const i = list.findIndex((g) => g.group.equals(group));
+    if (i < 0) return;
+    if (--list[i]!.refs > 0) return;
+    list.splice(i, 1);
+    if (list.length === 0) this.groups.delete(group.key);
+  }
+
+  /** True when the bytes are a multicast group this NIC has joined. */
+  isInGroup(b: Uint8Array, off: number, len: number): boolean {
+    const list = this.groups.get(Address.hashBytes(b, off, len));
+    if (!list) return false;
+    for (const g of list) if (g.group.length === len && g.group.equalsBytes(b, off)) return true;
+    return false;
+  }
+
+  /** The joined groups (for inspection). */
+  joinedGroups(): Address[] {
+    const out: Address[] = [];
+    for (const l of this.groups.values()) for (const g of l) out.push(g.group);
+    return out;
   }
 
   // --- inbound ---
@@ -206,7 +290,20 @@ export class Nic implements NetworkDispatcher, NicServices {
       return Uint8Array.of(0x33, 0x33, b[12]!, b[13]!, b[14]!, b[15]!);
     }
     const cache = this.neighborCache(netProto);
-    return cache.resolve(nextHop, this.sourceAddressFor(nextHop), pkt);
+    const e = cache.get(nextHop);
+    if (e && e.linkAddress && e.state !== NeighborState.Incomplete) return cache.resolve(nextHop, null, pkt);
+    return cache.resolve(nextHop, this.requestSource(nextHop, netProto, pkt), pkt);
+  }
+
+  /**
+   * The source address for a resolution request prompted by `pkt`. RFC 4861 §7.2.2: the
+   * prompting packet's own source when it is ours, else any of the NIC's addresses.
+   */
+  private requestSource(nextHop: Address, netProto: number, pkt: PacketBuffer): Address | null {
+    const nh = pkt.networkHeader;
+    if (netProto === IPV6_PROTOCOL && nh >= 0 && nh + 24 <= pkt.buf.length && this.hasAddress(pkt.buf, nh + 8, 16))
+      return Address.fromBytes(pkt.buf, nh + 8, 16);
+    return this.sourceAddressFor(nextHop);
   }
 
   /** The neighbor cache for a network protocol (created on first use). */
@@ -224,7 +321,7 @@ export class Nic implements NetworkDispatcher, NicServices {
           this.stats.neighborDrops += pkts.length;
           this.host.onNeighborFailure(this, target, pkts);
         },
-      });
+      }, this.host.random);
       this.neighbors.set(netProto, c);
     }
     return c;
@@ -244,7 +341,9 @@ export class Nic implements NetworkDispatcher, NicServices {
       loopback: this.isLoopback,
       promiscuous: this.promiscuous,
       spoofing: this.spoofing,
-      addresses: this.addrs.map((a) => a.toString()),
+      addresses: this.addrs.map((a) => a.subnet.toString()),
+      addressStates: this.addrs.map((a) => a.state),
+      groups: this.joinedGroups().map((g) => g.toString()),
       stats: structuredClone(this.stats),
     };
   }

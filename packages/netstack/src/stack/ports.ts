@@ -5,6 +5,8 @@
  *   (equal, or either unbound),
  * - unless both set SO_REUSEADDR or both set SO_REUSEPORT.
  * Ephemeral ports come from Linux's default ip_local_port_range, 32768–60999.
+ * A v4-mapped address (a dual-stack IPv6 endpoint bound to ::ffff:a.b.c.d) is the IPv4 address
+ * it maps, so it conflicts with an IPv4 endpoint bound to a.b.c.d, as on Linux.
  */
 import type { Address } from "../tcpip/address.js";
 import { Err, type TcpipError } from "../tcpip/errors.js";
@@ -41,6 +43,7 @@ export class PortManager {
     flags: PortFlags, device: number): boolean {
     const list = this.reservations.get(transProto * 65536 + port);
     if (!list) return true;
+    if (addr?.isV4Mapped) addr = addr.unmapped();
     for (const r of list) {
       if (!overlapProtos(r.netProtos, netProtos)) continue;
       if (r.device !== 0 && device !== 0 && r.device !== device) continue;
@@ -65,7 +68,7 @@ export class PortManager {
     const key = transProto * 65536 + port;
     let list = this.reservations.get(key);
     if (!list) this.reservations.set(key, (list = []));
-    list.push({ addr, netProtos, flags: { ...flags }, device, owner });
+    list.push({ addr: addr?.isV4Mapped ? addr.unmapped() : addr, netProtos, flags: { ...flags }, device, owner });
     return port;
   }
 
@@ -73,6 +76,7 @@ export class PortManager {
     const key = transProto * 65536 + port;
     const list = this.reservations.get(key);
     if (!list) return;
+    if (addr?.isV4Mapped) addr = addr.unmapped();
     const i = list.findIndex((r) => r.owner === owner && (r.addr === addr || (r.addr !== null && r.addr.equals(addr))));
     if (i >= 0) list.splice(i, 1);
     if (list.length === 0) this.reservations.delete(key);

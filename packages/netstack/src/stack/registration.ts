@@ -4,7 +4,7 @@
  * handed to `new Stack({ networkProtocols, transportProtocols })` as factories, and reach the
  * stack only through `StackServices`.
  */
-import type { Address } from "../tcpip/address.js";
+import type { Address, Subnet } from "../tcpip/address.js";
 import type { TcpipError } from "../tcpip/errors.js";
 import type { Endpoint } from "../tcpip/endpoint.js";
 import type { PacketBuffer } from "../buffer/packet.js";
@@ -168,6 +168,19 @@ export interface TransportProtocol {
 
 export type TransportProtocolFactory = (stack: StackServices) => TransportProtocol;
 
+/**
+ * State of an address on a NIC (RFC 4862 §2): "tentative" while duplicate address detection
+ * runs (not usable as a source, packets to it are dropped), "preferred" when usable, "duplicate"
+ * when DAD found another node using it (kept, never used: Linux's "dadfailed").
+ */
+export type AddressState = "tentative" | "preferred" | "duplicate";
+
+/** Per-address configuration flags. */
+export interface AddressOptions {
+  /** Skip duplicate address detection (Linux's `nodad`). */
+  noDad?: boolean;
+}
+
 /** The subset of a NIC a network protocol sees. */
 export interface NicServices {
   readonly id: number;
@@ -186,6 +199,22 @@ export interface NicServices {
   isBroadcast(b: Uint8Array, off: number, len: number): boolean;
   /** The NIC's primary address of the given family (4 or 16 bytes), or null. */
   primaryAddress(addrLen: number): Address | null;
+  /** Every address of the NIC with its prefix length, whatever its state. */
+  addresses(): readonly Subnet[];
+  /** Adds an address (a network protocol configuring one, e.g. an IPv6 link-local address). */
+  addAddress(addr: Subnet, opts?: AddressOptions): TcpipError | null;
+  /** The state of one of the NIC's addresses, or null when it is not one. */
+  addressState(addr: Address): AddressState | null;
+  setAddressState(addr: Address, state: AddressState): void;
+  /** The best usable source address on this NIC for `remote` (RFC 6724 for IPv6), or null. */
+  sourceAddressFor(remote: Address): Address | null;
+  /** Multicast group membership, reference counted (all-nodes, solicited-node groups ...). */
+  joinGroup(group: Address): void;
+  leaveGroup(group: Address): void;
+  /** True when the bytes are a multicast group this NIC has joined. */
+  isInGroup(b: Uint8Array, off: number, len: number): boolean;
+  /** False while the NIC is administratively down. */
+  readonly enabled: boolean;
 }
 
 /** A network protocol (IPv4, IPv6, ARP) as given to the stack. */
@@ -196,12 +225,24 @@ export interface NetworkProtocol {
   readonly addressLength: number;
   /** Largest header this protocol prepends. */
   readonly maxHeaderLength: number;
+  /**
+   * The fixed header without options or extension headers (IPv4 20, IPv6 40): what `Route.mtu()`
+   * subtracts from the path MTU. Defaults to 20 for 4-byte and 40 for 16-byte addresses.
+   */
+  readonly fixedHeaderLength?: number;
   /** An inbound packet (`pkt.start` at the network header). */
   handlePacket(nic: NicServices, pkt: PacketBuffer): void;
   /** Prepends this protocol's header to a transport packet and sends it via `nic`. */
   writePacket(nic: NicServices, route: Route, pkt: PacketBuffer, params: NetworkWriteParams): TcpipError | null;
   /** Sends an ICMP error about `pkt` (received on `nic`), rate-limited. */
   sendIcmpError?(nic: NicServices, pkt: PacketBuffer, kind: TransportErrorKind): void;
+  /** A NIC was created (IPv6: join all-nodes, configure a link-local address). */
+  nicAdded?(nic: NicServices): void;
+  /** A NIC is being removed (cancel its timers). */
+  nicRemoved?(nic: NicServices): void;
+  /** An address of this protocol's family was added to `nic` (IPv6: solicited-node group, DAD). */
+  addressAdded?(nic: NicServices, addr: Subnet, opts: AddressOptions): void;
+  addressRemoved?(nic: NicServices, addr: Subnet): void;
   close?(): void;
 }
 
@@ -209,6 +250,8 @@ export interface NetworkProtocol {
 export interface NetworkStackServices extends StackServices {
   /** Default TTL / hop limit (64, like Linux). */
   readonly defaultTtl: number;
+  /** The NIC with id `id`, or undefined. */
+  nic(id: number): NicServices | undefined;
   /**
    * Hands a packet (`pkt.start` at the transport header, addresses and nicId set) to the
    * transport demuxer. "unknown-transport" means no such transport protocol is registered.
@@ -224,6 +267,8 @@ export interface NetworkStackServices extends StackServices {
   updatePathMtu(remote: Address, mtu: number): void;
   /** Registers the resolver (ARP, NDP) that finds link addresses for `netProto` on a NIC. */
   registerLinkResolver(netProto: number, factory: (nic: NicServices) => import("./neighbor.js").NeighborResolver): void;
+  /** The neighbor cache of `nic` for `netProto` (NDP drives its RFC 4861 states directly). */
+  neighbors(nic: NicServices, netProto: number): import("./neighbor.js").NeighborCache | null;
   /** Tells the neighbor cache of `nic` that `addr` is at `linkAddress` (from an ARP/NDP message). */
   confirmNeighbor(nic: NicServices, netProto: number, addr: Address, linkAddress: Uint8Array, create: boolean): void;
 }

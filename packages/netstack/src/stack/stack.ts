@@ -4,7 +4,7 @@
  * the counters; protocols are handed to it as factories and reach it through the services
  * interfaces in registration.ts.
  */
-import { Address, Subnet } from "../tcpip/address.js";
+import { Address, IPV4_PROTOCOL, IPV6_PROTOCOL, Subnet } from "../tcpip/address.js";
 import { Err, type TcpipError } from "../tcpip/errors.js";
 import type { Endpoint } from "../tcpip/endpoint.js";
 import { PacketBuffer } from "../buffer/packet.js";
@@ -17,10 +17,10 @@ import { Nic, type NicHost, type NicOptions } from "./nic.js";
 import { RouteTable, type RouteSpec } from "./route-table.js";
 import { PortManager } from "./ports.js";
 import { TransportDemuxer } from "./demuxer.js";
-import type { NeighborResolver } from "./neighbor.js";
+import type { NeighborCache, NeighborResolver } from "./neighbor.js";
 import { newStackStats, type StackStats } from "./stats.js";
 import type {
-  BatchFlusher, NetworkProtocol, NetworkProtocolFactory, NetworkStackServices, NetworkWriteParams, NicServices,
+  AddressOptions, BatchFlusher, NetworkProtocol, NetworkProtocolFactory, NetworkStackServices, NetworkWriteParams, NicServices,
   PortFlags, Route, TransportEndpointHandler, TransportEndpointId, TransportError, TransportErrorKind,
   TransportProtocol, TransportProtocolFactory,
 } from "./registration.js";
@@ -84,12 +84,14 @@ export class Stack implements NetworkStackServices, NicHost {
     const nic = new Nic(this, id, link, opts);
     this.nics.set(id, nic);
     link.attach(nic);
+    for (const np of this.netProtos.values()) np.nicAdded?.(nic);
     return nic;
   }
 
   removeNic(id: number): TcpipError | null {
     const nic = this.nics.get(id);
     if (!nic) return Err.UnknownNic;
+    for (const np of this.netProtos.values()) np.nicRemoved?.(nic);
     nic.link.attach(null);
     nic.shutdown();
     this.nics.delete(id);
@@ -118,11 +120,24 @@ export class Stack implements NetworkStackServices, NicHost {
     return null;
   }
 
-  /** Adds "a.b.c.d/n" (or a Subnet) to NIC `id`. Throws RangeError on malformed text. */
-  addAddress(id: number, addr: string | Subnet): TcpipError | null {
+  /**
+   * Adds "a.b.c.d/n", "x::y/n" (or a Subnet) to NIC `id`. Throws RangeError on malformed text.
+   * An IPv6 address on a link with neighbor resolution stays tentative while duplicate address
+   * detection runs (RFC 4862 §5.4; `opts.noDad` skips it).
+   */
+  addAddress(id: number, addr: string | Subnet, opts: AddressOptions = {}): TcpipError | null {
     const nic = this.nics.get(id);
     if (!nic) return Err.UnknownNic;
-    return nic.addAddress(typeof addr === "string" ? Subnet.parse(addr) : addr);
+    return nic.addAddress(typeof addr === "string" ? Subnet.parse(addr) : addr, opts);
+  }
+
+  /**
+   * The NIC id a zone names (RFC 4007 §11: "fe80::1%2" or "fe80::1%eth0"): a decimal NIC id or a
+   * NIC name; 0 when no NIC matches.
+   */
+  nicIdForZone(zone: string): number {
+    if (/^\d+$/.test(zone)) return this.nics.has(Number(zone)) ? Number(zone) : 0;
+    return this.nicByName(zone)?.id ?? 0;
   }
 
   removeAddress(id: number, addr: string | Address): TcpipError | null {
@@ -227,8 +242,17 @@ export class Stack implements NetworkStackServices, NicHost {
     this.stats.unknownProtocolRcvdPackets++;
   }
 
-  onNeighborFailure(_nic: Nic, _target: Address, pkts: PacketBuffer[]): void {
-    this.stats.arp.resolutionTimeouts++;
+  onAddressAdded(nic: Nic, addr: Subnet, opts: AddressOptions): void {
+    for (const np of this.netProtos.values()) if (np.addressLength === addr.address.length) np.addressAdded?.(nic, addr, opts);
+  }
+
+  onAddressRemoved(nic: Nic, addr: Subnet): void {
+    for (const np of this.netProtos.values()) if (np.addressLength === addr.address.length) np.addressRemoved?.(nic, addr);
+  }
+
+  onNeighborFailure(_nic: Nic, target: Address, pkts: PacketBuffer[]): void {
+    if (target.isV6) this.stats.ndp.resolutionTimeouts++;
+    else this.stats.arp.resolutionTimeouts++;
     this.stats.droppedPackets += pkts.length;
     // RFC 1122 §2.3.2.2: the queued packets' senders learn the host is unreachable. Transport
     // endpoints see it as an ICMP-like host-unreachable error.
@@ -256,18 +280,41 @@ export class Stack implements NetworkStackServices, NicHost {
 
   // ---------------------------------------------------------------- StackServices
 
+  /**
+   * A route from `local` (null = choose) to `remote` via NIC `nicId` (0 = any).
+   *
+   * Dual stack: asked for an IPv6 route to a v4-mapped address (::ffff:a.b.c.d, RFC 4291
+   * §2.5.5.2), it returns the IPv4 route to a.b.c.d (netProto IPv4, 4-byte addresses), which is
+   * how an IPv6 endpoint that is not v6-only sends IPv4 (RFC 3493 §3.7). A v4-mapped `local` is
+   * unmapped the same way; mixing a mapped and a non-mapped address is Err.NetworkUnreachable.
+   *
+   * IPv6 link-local destinations (and multicast of link scope) need a NIC (their zone, RFC 4007):
+   * with `nicId` they are on-link through it; without, the NIC of a link-local `local` is used,
+   * else the route table, else Err.NoRoute.
+   */
   findRoute(nicId: number, local: Address | null, remote: Address, netProto: number): Route | TcpipError {
+    const given = local;
+    if (local && local.isUnspecified) local = null;
+    if (netProto === IPV6_PROTOCOL && (remote.isV4Mapped || local?.isV4Mapped)) {
+      if (!remote.isV4Mapped || (local && !local.isV4Mapped)) return Err.NetworkUnreachable;
+      return this.findRoute(nicId, local ? local.unmapped() : null, remote.unmapped(), IPV4_PROTOCOL);
+    }
     const np = this.netProtos.get(netProto);
     if (!np || np.addressLength !== remote.length) return Err.AddressFamilyNotSupported;
     if (local && local.length !== remote.length) return Err.AddressFamilyNotSupported;
     const usable = (id: number) => this.nics.get(id)?.enabled === true;
+    const v6 = remote.isV6;
 
-    // Limited broadcast / multicast with an explicit NIC: on-link through it.
-    if ((remote.isV4Broadcast || remote.isMulticast) && nicId !== 0) {
+    // A link-local destination without a NIC: the zone of a link-local source names it.
+    if (v6 && nicId === 0 && remote.needsZone && local && local.isLinkLocal) nicId = this.nicForAddress(local);
+
+    // Limited broadcast / multicast / IPv6 link-local with an explicit NIC: on-link through it.
+    if ((remote.isV4Broadcast || remote.isMulticast || (v6 && remote.isLinkLocal)) && nicId !== 0) {
       const nic = this.nics.get(nicId);
       if (!nic || !nic.enabled) return Err.NoRoute;
-      const src = local ?? nic.primaryAddress(remote.length);
+      const src = v6 ? local ?? nic.sourceAddressFor(remote) : given ?? nic.primaryAddress(remote.length);
       if (!src) return Err.BadLocalAddress;
+      if (v6 && local && !nic.hasAddr(local) && !nic.spoofing && this.nicForAddress(local) === 0) return Err.BadLocalAddress;
       return new StackRoute(this, nic, np, src, remote, null, false);
     }
 
@@ -289,20 +336,23 @@ export class Stack implements NetworkStackServices, NicHost {
     }
     const nic = this.nics.get(entry.nic)!;
     let src: Address | null;
-    if (local && !local.isUnspecified) {
+    if (local) {
       if (!nic.hasAddr(local) && !nic.spoofing) {
         // Linux allows a source owned by another NIC (weak host model).
         if (this.nicForAddress(local) === 0) return Err.BadLocalAddress;
       }
       src = local;
     } else {
-      src = nic.sourceAddressFor(entry.gateway ?? remote);
+      // IPv6 chooses by the destination (RFC 6724), not by the (often link-local) gateway.
+      src = nic.sourceAddressFor(v6 ? remote : entry.gateway ?? remote);
       if (!src) return Err.BadLocalAddress;
     }
     return new StackRoute(this, nic, np, src, remote, entry.gateway, false);
   }
 
+  /** The NIC owning `addr` (a v4-mapped address counts as its IPv4 address), or 0. */
   nicForAddress(addr: Address, nicId?: number): number {
+    if (addr.isV4Mapped) addr = addr.unmapped();
     if (nicId) {
       const n = this.nics.get(nicId);
       return n && n.hasAddr(addr) ? nicId : 0;
@@ -394,7 +444,7 @@ export class Stack implements NetworkStackServices, NicHost {
       srcPort, dstPort, nic.id);
     if (eps && eps.length > 0) {
       // SO_REUSEPORT group: spread flows by a hash of the remote address and port.
-      const ep = eps.length === 1 ? eps[0]! : eps[(Address.hashBytes(b, pkt.srcAddrOff, pkt.addrLen) ^ srcPort) % eps.length]!;
+      const ep = eps.length === 1 ? eps[0]! : eps[((Address.hashBytes(b, pkt.srcAddrOff, pkt.addrLen) ^ srcPort) >>> 0) % eps.length]!;
       ep.handlePacket(pkt);
       return "delivered";
     }
@@ -449,6 +499,11 @@ export class Stack implements NetworkStackServices, NicHost {
     this.resolvers.set(netProto, factory);
   }
 
+  neighbors(nic: NicServices, netProto: number): NeighborCache | null {
+    const n = this.nics.get(nic.id);
+    return n ? n.neighborCache(netProto) : null;
+  }
+
   confirmNeighbor(nic: NicServices, netProto: number, addr: Address, linkAddress: Uint8Array, create: boolean): void {
     const n = this.nics.get(nic.id);
     n?.neighborCache(netProto).confirm(addr, linkAddress, create);
@@ -498,8 +553,13 @@ export class StackRoute implements Route {
       localAddress.length as 4 | 16, 0);
   }
 
+  /**
+   * Transport header + payload bytes per packet: the smaller of the link MTU and the path MTU
+   * learned for the destination, less the fixed network header (IPv4 20, IPv6 40; options and
+   * extension headers are not sent by this stack).
+   */
   mtu(): number {
-    const hdr = this.proto.maxHeaderLength === 60 ? 20 : 40; // base header, without options
+    const hdr = this.proto.fixedHeaderLength ?? (this.proto.addressLength === 16 ? 40 : 20);
     const linkMtu = this.nic.mtu;
     const pmtu = this.stack.pathMtu(this.remoteAddress);
     return Math.min(linkMtu, pmtu) - hdr;

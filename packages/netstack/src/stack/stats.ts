@@ -42,6 +42,32 @@ export function newStackStats() {
         received: { echoRequest: 0, echoReply: 0, dstUnreachable: 0, packetTooBig: 0, timeExceeded: 0, paramProblem: 0, neighborSolicit: 0, neighborAdvert: 0, routerAdvert: 0, other: 0, invalid: 0 },
       },
     },
+    /** IPv6-specific drops (the shared `ip` counters count IPv6 packets too). */
+    ipv6: {
+      /** More extension headers than the configured limit: dropped (never walked past). */
+      extensionChainTooLong: 0,
+      /** An extension header or option that runs past the packet, or malformed option framing. */
+      malformedExtensionHeaders: 0,
+      /** Dropped for an unknown option whose high bits say discard (RFC 8200 §4.2). */
+      unknownOptionDrops: 0,
+      /** Routing headers with segments left that a host cannot process, type 0 included (RFC 5095). */
+      routingHeaderDrops: 0,
+      /** Unknown Next Header values, a Hop-by-Hop header not first (RFC 8200 §4.1): parameter problem. */
+      unknownNextHeader: 0,
+      /** First fragments without the whole header chain (RFC 8200 §4.5, RFC 7112). */
+      incompleteFirstFragments: 0,
+      /** Packets to a multicast group this NIC has not joined, or to a tentative address. */
+      notJoinedOrTentative: 0,
+    },
+    ndp: {
+      /** Malformed NDP messages, or ones failing RFC 4861 §7.1 validity checks (hop limit 255 ...). */
+      invalidMessages: 0,
+      resolutionTimeouts: 0,
+      /** Duplicate address detection runs started, passed, and failed (RFC 4862 §5.4). */
+      dadStarted: 0,
+      dadSucceeded: 0,
+      dadFailed: 0,
+    },
     arp: {
       packetsReceived: 0,
       requestsReceived: 0,

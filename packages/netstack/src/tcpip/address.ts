@@ -138,6 +138,11 @@ export class Address {
   unmapV4(): Address | null {
     return this.isV4Mapped ? new Address(this.bytes.slice(12)) : null;
   }
+  /** For a v4-mapped address, the IPv4 address inside it; otherwise this address itself. */
+  unmapped(): Address {
+    return this.isV4Mapped ? new Address(this.bytes.slice(12)) : this;
+  }
+  /** The v4-mapped IPv6 form (::ffff:a.b.c.d) of an IPv4 address; IPv6 addresses are returned as they are. */
   mapV6(): Address {
     if (!this.isV4) return this;
     const out = new Uint8Array(16);
@@ -145,6 +150,108 @@ export class Address {
     out[11] = 0xff;
     out.set(this.bytes, 12);
     return new Address(out);
+  }
+
+  /** IPv6 solicited-node multicast ff02::1:ffXX:XXXX (RFC 4291 §2.7.1). */
+  get isSolicitedNodeMulticast(): boolean {
+    const b = this.bytes;
+    if (b.length !== 16 || b[0] !== 0xff || b[1] !== 0x02) return false;
+    for (let i = 2; i < 11; i++) if (b[i] !== 0) return false;
+    return b[11] === 1 && b[12] === 0xff;
+  }
+
+  /**
+   * The address's scope as the 4-bit values of RFC 4291 §2.7 (1 interface-local, 2 link-local,
+   * 5 site-local, 8 organization-local, 14 global), extended to unicast as RFC 6724 §3.1 does:
+   * the loopback address and link-local unicast are link-local (2), the deprecated site-local
+   * fec0::/10 is site-local (5), everything else is global (14). IPv4 (and v4-mapped) addresses
+   * follow RFC 6724 §3.2: 127/8 and 169.254/16 are link-local, the rest global.
+   */
+  get scope(): number {
+    const b = this.bytes;
+    if (this.isV4 || this.isV4Mapped) {
+      const o = this.isV4 ? 0 : 12;
+      return b[o] === 127 || (b[o] === 169 && b[o + 1] === 254) ? SCOPE_LINK_LOCAL : SCOPE_GLOBAL;
+    }
+    if (b[0] === 0xff) return b[1]! & 0x0f;
+    if (this.isLinkLocal || this.isLoopback) return SCOPE_LINK_LOCAL;
+    if (b[0] === 0xfe && (b[1]! & 0xc0) === 0xc0) return SCOPE_SITE_LOCAL;
+    return SCOPE_GLOBAL;
+  }
+
+  /** True for addresses that only make sense together with a NIC (a zone): link-local unicast and multicast of scope ≤ link. */
+  get needsZone(): boolean {
+    if (!this.isV6) return false;
+    return this.isMulticast ? this.scope <= SCOPE_LINK_LOCAL : this.isLinkLocal;
+  }
+
+  /** The solicited-node multicast group of an IPv6 address: ff02::1:ff + its low 24 bits (RFC 4291 §2.7.1). */
+  solicitedNode(): Address {
+    const out = new Uint8Array(16);
+    out[0] = 0xff;
+    out[1] = 0x02;
+    out[11] = 0x01;
+    out[12] = 0xff;
+    out[13] = this.bytes[13]!;
+    out[14] = this.bytes[14]!;
+    out[15] = this.bytes[15]!;
+    return new Address(out);
+  }
+
+  /**
+   * The link-local address fe80::/64 whose interface identifier is the modified EUI-64 of a
+   * 48-bit MAC (RFC 4291 §2.5.1 and Appendix A, RFC 2464 §4): the MAC split by ff:fe with the
+   * universal/local bit inverted.
+   */
+  static linkLocalFromMac(mac: Uint8Array): Address {
+    if (mac.length !== 6) throw new RangeError(`a MAC address is 6 bytes, got ${mac.length}`);
+    const out = new Uint8Array(16);
+    out[0] = 0xfe;
+    out[1] = 0x80;
+    out[8] = mac[0]! ^ 0x02;
+    out[9] = mac[1]!;
+    out[10] = mac[2]!;
+    out[11] = 0xff;
+    out[12] = 0xfe;
+    out[13] = mac[3]!;
+    out[14] = mac[4]!;
+    out[15] = mac[5]!;
+    return new Address(out);
+  }
+
+  /** An IPv6 address made of the first 8 bytes of `prefix` and the 8-byte interface identifier `iid`. */
+  static fromPrefixAndIid(prefix: Address, iid: Uint8Array): Address {
+    if (!prefix.isV6 || iid.length !== 8) throw new RangeError("need an IPv6 prefix and an 8-byte interface identifier");
+    const out = new Uint8Array(16);
+    out.set(prefix.bytes.subarray(0, 8), 0);
+    out.set(iid, 8);
+    return new Address(out);
+  }
+
+  /**
+   * Splits "fe80::1%eth0" (RFC 4007 §11 text form) into the address and its zone ("eth0"); the
+   * zone is null when absent. The caller maps the zone to a NIC id (Stack.nicIdForZone).
+   */
+  static parseScoped(s: string): { addr: Address; zone: string | null } | null {
+    const i = s.indexOf("%");
+    const addr = Address.parse(i >= 0 ? s.slice(0, i) : s);
+    if (!addr) return null;
+    if (i < 0) return { addr, zone: null };
+    const zone = s.slice(i + 1);
+    if (zone === "" || !addr.isV6) return null;
+    return { addr, zone };
+  }
+
+  /** Number of leading bits `this` and `o` have in common (RFC 6724 §2.2 CommonPrefixLen). */
+  commonPrefixLength(o: Address): number {
+    const a = this.bytes;
+    const b = o.bytes;
+    const n = Math.min(a.length, b.length);
+    for (let i = 0; i < n; i++) {
+      const x = a[i]! ^ b[i]!;
+      if (x !== 0) return i * 8 + Math.clz32(x) - 24;
+    }
+    return n * 8;
   }
 
   equals(o: Address | null | undefined): boolean {
@@ -188,7 +295,20 @@ export class Address {
   static readonly ANY4 = Address.v4(0, 0, 0, 0);
   static readonly BROADCAST4 = Address.v4(255, 255, 255, 255);
   static readonly ANY6 = new Address(new Uint8Array(16));
+  /** ::1 (RFC 4291 §2.5.3). */
+  static readonly LOOPBACK6 = new Address(Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1));
+  /** ff02::1, the link-local all-nodes group (RFC 4291 §2.7.1). */
+  static readonly ALL_NODES6 = new Address(Uint8Array.of(0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1));
+  /** ff02::2, the link-local all-routers group (RFC 4291 §2.7.1). */
+  static readonly ALL_ROUTERS6 = new Address(Uint8Array.of(0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2));
 }
+
+/** Address scopes (RFC 4291 §2.7 scop values, used for unicast as RFC 6724 §3.1 does). */
+export const SCOPE_INTERFACE_LOCAL = 0x1;
+export const SCOPE_LINK_LOCAL = 0x2;
+export const SCOPE_SITE_LOCAL = 0x5;
+export const SCOPE_ORGANIZATION_LOCAL = 0x8;
+export const SCOPE_GLOBAL = 0xe;
 
 /** An address with its prefix length, as configured on a NIC ("10.0.0.2/24"). */
 export class Subnet {

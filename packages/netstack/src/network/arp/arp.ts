@@ -22,7 +22,8 @@ export class ArpProtocol implements NetworkProtocol {
 
   constructor(private readonly stack: NetworkStackServices) {
     stack.registerLinkResolver(IPV4_PROTOCOL, (nic) => ({
-      sendRequest: (target: Address, local: Address | null) => this.sendRequest(nic, target, local),
+      sendRequest: (target: Address, local: Address | null, linkAddress?: Uint8Array | null) =>
+        this.sendRequest(nic, target, local, linkAddress ?? null),
     }));
   }
 
@@ -55,14 +56,17 @@ export class ArpProtocol implements NetworkProtocol {
     }
   }
 
-  /** Broadcasts "who has `target`? tell `local`". */
-  sendRequest(nic: NicServices, target: Address, local: Address | null): TcpipError | null {
+  /**
+   * Broadcasts "who has `target`? tell `local`", or unicasts it to `linkAddress` when the
+   * neighbor cache probes a known neighbor (RFC 4861 §7.3.3's PROBE, as Linux's ARP does).
+   */
+  sendRequest(nic: NicServices, target: Address, local: Address | null, linkAddress: Uint8Array | null = null): TcpipError | null {
     const src = local ?? nic.primaryAddress(4) ?? Address.ANY4;
     const pkt = PacketBuffer.outbound(nic.linkAddress.length > 0 ? 14 + ARP_SIZE + 2 : ARP_SIZE);
     const o = pkt.prepend(ARP_SIZE);
     encodeArp(pkt.buf, o, { op: ARP_REQUEST, sha: nic.linkAddress, spa: src, tha: ZERO_MAC, tpa: target });
     pkt.networkHeader = o;
-    pkt.remoteLinkAddress = BROADCAST_MAC;
+    pkt.remoteLinkAddress = linkAddress ?? BROADCAST_MAC;
     const err = nic.writeNetworkPacket(pkt, target, ARP_PROTOCOL);
     if (!err) this.stack.stats.arp.requestsSent++;
     return err;

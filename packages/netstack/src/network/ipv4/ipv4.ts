@@ -32,6 +32,7 @@ export class Ipv4Protocol implements NetworkProtocol {
   readonly number = IPV4_PROTOCOL;
   readonly addressLength = 4;
   readonly maxHeaderLength = 60;
+  readonly fixedHeaderLength = IPV4_MIN_HEADER;
   readonly reassembler: Reassembler;
   readonly icmp: Icmpv4;
   private ident: number;
@@ -189,10 +190,9 @@ export class Ipv4Protocol implements NetworkProtocol {
     if (nic) this.icmp.sendError(nic, p, "reassembly-timeout");
   }
 
-  /** Resolves a NIC id to its services (through a route-free lookup on the stack). */
+  /** Resolves a NIC id to its services. */
   nicServices(id: number): NicServices | undefined {
-    const st = this.stack as unknown as { nic?(id: number): NicServices | undefined };
-    return st.nic?.(id);
+    return this.stack.nic(id);
   }
 
   // ------------------------------------------------------------------ send

@@ -1,1 +1,1 @@
-export { icmp, PingEndpoint, PingProtocol } from "./ping.js";
+export { icmp, icmp6, PingEndpoint, PingProtocol } from "./ping.js";

@@ -3,6 +3,8 @@
  * connect/disconnect, sendto with a destination, datagram reads with the sender and control
  * messages, peek, a bounded receive buffer (drops counted), checksums always sent and verified
  * when present, and ICMP port unreachable surfaced as connection refused on connected endpoints.
+ * IPv6 endpoints are dual stack unless v6-only (stack/dualstack.ts): they receive IPv4
+ * datagrams from ::ffff:a.b.c.d senders and send IPv4 to v4-mapped destinations.
  */
 import { Address, IPV4_PROTOCOL, IPV6_PROTOCOL, UDP_PROTOCOL, type FullAddress } from "../../tcpip/address.js";
 import { Err, isError, type TcpipError } from "../../tcpip/errors.js";
@@ -19,6 +21,9 @@ import type {
   Route, StackServices, TransportEndpointHandler, TransportEndpointId, TransportError, TransportProtocol,
   TransportProtocolFactory,
 } from "../../stack/registration.js";
+import {
+  endpointAddress, endpointNetProtos, packetDestinationAddress, packetSourceAddress,
+} from "../../stack/dualstack.js";
 
 /** Linux's default SO_RCVBUF / SO_SNDBUF for UDP (net.core.rmem_default / wmem_default). */
 export const UDP_DEFAULT_BUFFER = 212_992;
@@ -49,8 +54,13 @@ export class UdpEndpoint implements Endpoint, TransportEndpointHandler {
   readonly waiterQueue: WaiterQueue;
   /** IANA protocol number this endpoint registers under (UDP; ICMP for ping endpoints). */
   protected transProto = UDP_PROTOCOL;
+  /** False for endpoints that never take IPv4 on an IPv6 socket (ICMPv6 ping sockets). */
+  protected dualStackCapable = true;
   private state = State.Initial;
-  private readonly netProtos: readonly number[];
+  /** Network protocols of the current port reservation and demuxer registration. */
+  private netProtos: readonly number[];
+  private registeredProtos: readonly number[] = [];
+  /** Local and remote addresses are kept in the endpoint's own form (v4-mapped for IPv4 peers of an IPv6 endpoint). */
   private localAddr: Address | null = null;
   protected localPort = 0;
   /** The local address was chosen by bind (not implicitly by connect). */
@@ -58,6 +68,8 @@ export class UdpEndpoint implements Endpoint, TransportEndpointHandler {
   private remote: FullAddress | null = null;
   private route: Route | null = null;
   private lastRoute: Route | null = null;
+  /** The destination (as given) `lastRoute` was looked up for. */
+  private lastRouteTo: Address | null = null;
   private registeredId: TransportEndpointId | null = null;
   private rcvQueue: Datagram[] = [];
   private rcvHead = 0;
@@ -93,17 +105,22 @@ export class UdpEndpoint implements Endpoint, TransportEndpointHandler {
     const fam = this.checkFamily(addr.addr);
     if (fam) return fam;
     if (!Number.isInteger(addr.port) || addr.port < 0 || addr.port > 65535) return Err.InvalidArgument;
+    const protos = endpointNetProtos(this.netProto, this.isV6Only(), addr.addr ?? null, null);
+    if (isError(protos)) return protos;
     let local: Address | null = addr.addr && !addr.addr.isUnspecified ? addr.addr : null;
+    // ::ffff:0.0.0.0 is the IPv4 wildcard (IPv4 only, any address).
+    if (local && local.isV4Mapped && local.unmapped().isUnspecified) local = null;
     // Binding to a multicast or broadcast address is allowed (to receive that group only);
     // otherwise the address must be one of ours.
     if (local && !local.isMulticast && !local.isV4Broadcast && this.stack.nicForAddress(local, addr.nic) === 0)
       return Err.BadLocalAddress;
     const device = addr.nic ?? this.opts.bindToDevice;
-    const port = this.stack.reservePort(this.transProto, this.netProtos, local, addr.port, this.portFlags(), device, this);
+    const port = this.stack.reservePort(this.transProto, protos, local, addr.port, this.portFlags(), device, this);
     if (isError(port)) return port;
+    this.netProtos = protos;
     const err = this.register(local, port, null);
     if (err) {
-      this.stack.releasePort(this.transProto, this.netProtos, local, port, this);
+      this.stack.releasePort(this.transProto, protos, local, port, this);
       return err;
     }
     this.localAddr = local;
@@ -118,23 +135,43 @@ export class UdpEndpoint implements Endpoint, TransportEndpointHandler {
     return { reuseAddr: this.opts.reuseAddress, reusePort: this.opts.reusePort };
   }
 
+  /** True when this IPv6 endpoint takes no IPv4 traffic. */
+  private isV6Only(): boolean {
+    return this.opts.v6Only || !this.dualStackCapable;
+  }
+
+  /** Registers in the demuxer under `this.netProtos`, replacing an earlier registration. */
   private register(local: Address | null, port: number, remote: FullAddress | null): TcpipError | null {
     const id: TransportEndpointId = {
       localAddress: local, localPort: port, remoteAddress: remote?.addr ?? null, remotePort: remote?.port ?? 0,
     };
-    const err = this.stack.registerTransportEndpoint(this.transProto, this.netProtos, id, this, this.portFlags(),
+    const protos = this.netProtos;
+    if (this.registeredId) {
+      // Unregister first: the new id may equal the old one under a protocol both share.
+      this.stack.unregisterTransportEndpoint(this.transProto, this.registeredProtos, this.registeredId, this);
+    }
+    const err = this.stack.registerTransportEndpoint(this.transProto, protos, id, this, this.portFlags(),
       this.opts.bindToDevice);
-    if (err) return err;
-    if (this.registeredId) this.stack.unregisterTransportEndpoint(this.transProto, this.netProtos, this.registeredId, this);
+    if (err) {
+      if (this.registeredId) {
+        this.stack.registerTransportEndpoint(this.transProto, this.registeredProtos, this.registeredId, this,
+          this.portFlags(), this.opts.bindToDevice);
+      }
+      return err;
+    }
     this.registeredId = id;
+    this.registeredProtos = protos;
     return null;
   }
 
   /** Implicit bind to an ephemeral port (first send or connect on an unbound endpoint). */
   private autoBind(): TcpipError | null {
     if (this.state !== State.Initial) return null;
-    const port = this.stack.reservePort(this.transProto, this.netProtos, null, 0, this.portFlags(), this.opts.bindToDevice, this);
+    const protos = endpointNetProtos(this.netProto, this.isV6Only(), null, null);
+    if (isError(protos)) return protos;
+    const port = this.stack.reservePort(this.transProto, protos, null, 0, this.portFlags(), this.opts.bindToDevice, this);
     if (isError(port)) return port;
+    this.netProtos = protos;
     const err = this.register(null, port, null);
     if (err) {
       this.stack.releasePort(this.transProto, this.netProtos, null, port, this);
@@ -153,21 +190,29 @@ export class UdpEndpoint implements Endpoint, TransportEndpointHandler {
     if (!Number.isInteger(addr.port) || addr.port < 0 || addr.port > 65535) return Err.InvalidArgument;
     // Linux: connecting to the any-address means the loopback address.
     let remoteAddr = addr.addr;
-    if (remoteAddr.isUnspecified) remoteAddr = this.netProto === IPV4_PROTOCOL ? Address.v4(127, 0, 0, 1) : Address.parse("::1")!;
+    if (remoteAddr.isUnspecified) remoteAddr = this.netProto === IPV4_PROTOCOL ? Address.v4(127, 0, 0, 1) : Address.LOOPBACK6;
+    const protos = endpointNetProtos(this.netProto, this.isV6Only(), this.localAddr, remoteAddr);
+    if (isError(protos)) return protos;
+    // An IPv6 route, or for a v4-mapped peer the IPv4 one (dualstack.ts).
     const route = this.stack.findRoute(addr.nic ?? this.opts.bindToDevice, this.localAddr, remoteAddr, this.netProto);
     if (isError(route)) return route;
     if (remoteAddr.isV4Broadcast && !this.opts.broadcast) return Err.BroadcastDisabled;
     const e = this.autoBind();
     if (e) return e;
     const remote: FullAddress = { addr: remoteAddr, port: addr.port };
-    const local = this.boundAddrLocked ? this.localAddr : route.localAddress;
+    const local = this.boundAddrLocked ? this.localAddr : endpointAddress(route.localAddress, this.netProto);
+    const oldProtos = this.netProtos;
+    this.netProtos = protos;
     const err = this.register(local, this.localPort, remote);
-    if (err) return err;
+    if (err) {
+      this.netProtos = oldProtos;
+      return err;
+    }
     if (!this.boundAddrLocked) {
       // Linux keeps the port; the local address becomes the route's source address.
       if (this.localAddr === null) {
-        this.stack.releasePort(this.transProto, this.netProtos, null, this.localPort, this);
-        const p = this.stack.reservePort(this.transProto, this.netProtos, local, this.localPort,
+        this.stack.releasePort(this.transProto, oldProtos, null, this.localPort, this);
+        const p = this.stack.reservePort(this.transProto, protos, local, this.localPort,
           { reuseAddr: true, reusePort: true }, this.opts.bindToDevice, this);
         if (isError(p)) return p;
       }
@@ -184,11 +229,18 @@ export class UdpEndpoint implements Endpoint, TransportEndpointHandler {
     if (this.state !== State.Connected) return null;
     // Back to a bound endpoint: keep the port; keep the address only if bind chose it.
     const local = this.boundAddrLocked ? this.localAddr : null;
+    const protos = endpointNetProtos(this.netProto, this.isV6Only(), local, null);
+    if (isError(protos)) return protos;
+    const oldProtos = this.netProtos;
+    this.netProtos = protos;
     const err = this.register(local, this.localPort, null);
-    if (err) return err;
+    if (err) {
+      this.netProtos = oldProtos;
+      return err;
+    }
     if (!this.boundAddrLocked && this.localAddr) {
-      this.stack.releasePort(this.transProto, this.netProtos, this.localAddr, this.localPort, this);
-      this.stack.reservePort(this.transProto, this.netProtos, null, this.localPort, { reuseAddr: true, reusePort: true },
+      this.stack.releasePort(this.transProto, oldProtos, this.localAddr, this.localPort, this);
+      this.stack.reservePort(this.transProto, protos, null, this.localPort, { reuseAddr: true, reusePort: true },
         this.opts.bindToDevice, this);
       this.localAddr = null;
     }
@@ -216,7 +268,7 @@ export class UdpEndpoint implements Endpoint, TransportEndpointHandler {
   close(): void {
     if (this.state === State.Closed) return;
     if (this.registeredId) {
-      this.stack.unregisterTransportEndpoint(this.transProto, this.netProtos, this.registeredId, this);
+      this.stack.unregisterTransportEndpoint(this.transProto, this.registeredProtos, this.registeredId, this);
       this.registeredId = null;
     }
     if (this.localPort !== 0) this.stack.releasePort(this.transProto, this.netProtos, this.localAddr, this.localPort, this);
@@ -226,6 +278,7 @@ export class UdpEndpoint implements Endpoint, TransportEndpointHandler {
     this.rcvBytes = 0;
     this.route = null;
     this.lastRoute = null;
+    this.lastRouteTo = null;
     this.waiterQueue.notify(EventIn | EventOut | EventHup);
   }
 
@@ -271,7 +324,10 @@ export class UdpEndpoint implements Endpoint, TransportEndpointHandler {
       }
     }
     const res: ReadResult = { count: n, total: d.data.length };
-    if (opts?.needRemoteAddr) res.from = { addr: d.from.addr, port: d.from.port };
+    if (opts?.needRemoteAddr) {
+      res.from = { addr: d.from.addr, port: d.from.port };
+      if (d.from.nic) res.from.nic = d.from.nic;
+    }
     if (this.opts.receiveTos || this.opts.receiveTtl || this.opts.receivePacketInfo) res.control = d.control;
     return res;
   }
@@ -284,8 +340,7 @@ export class UdpEndpoint implements Endpoint, TransportEndpointHandler {
       this.pendingError = null;
       return e;
     }
-    const max = this.netProto === IPV4_PROTOCOL ? MAX_PAYLOAD_V4 : MAX_PAYLOAD_V6;
-    if (data.length > max) return Err.MessageTooLong;
+    if (data.length > (this.netProto === IPV4_PROTOCOL ? MAX_PAYLOAD_V4 : MAX_PAYLOAD_V6)) return Err.MessageTooLong;
     let route: Route;
     let remotePort: number;
     if (opts?.to) {
@@ -297,16 +352,19 @@ export class UdpEndpoint implements Endpoint, TransportEndpointHandler {
       // Linux: sendto port 0 fails with EINVAL.
       if (to.port === 0) return Err.InvalidArgument;
       let addr = to.addr;
-      if (addr.isUnspecified) addr = this.netProto === IPV4_PROTOCOL ? Address.v4(127, 0, 0, 1) : Address.parse("::1")!;
+      if (addr.isUnspecified) addr = this.netProto === IPV4_PROTOCOL ? Address.v4(127, 0, 0, 1) : Address.LOOPBACK6;
       if (addr.isV4Broadcast && !this.opts.broadcast) return Err.BroadcastDisabled;
+      // Linux: a v6-only socket cannot reach a v4-mapped destination (ENETUNREACH).
+      if (addr.isV4Mapped && this.isV6Only()) return Err.NetworkUnreachable;
       const nic = to.nic ?? this.opts.bindToDevice;
       const cached = this.lastRoute;
-      if (cached && cached.valid && cached.remoteAddress.equals(addr) && (nic === 0 || cached.nicId === nic)) route = cached;
+      if (cached && cached.valid && this.lastRouteTo!.equals(addr) && (nic === 0 || cached.nicId === nic)) route = cached;
       else {
         const r = this.stack.findRoute(nic, this.localAddr, addr, this.netProto);
         if (isError(r)) return r;
         route = r;
         this.lastRoute = r;
+        this.lastRouteTo = addr;
       }
       remotePort = to.port;
     } else {
@@ -319,6 +377,8 @@ export class UdpEndpoint implements Endpoint, TransportEndpointHandler {
       route = this.route;
       remotePort = this.remote.port;
     }
+    // A dual-stack endpoint sending over an IPv4 route has IPv4's smaller limit.
+    if (route.localAddress.isV4 && data.length > MAX_PAYLOAD_V4) return Err.MessageTooLong;
     const e = this.autoBind();
     if (e) return e;
     const pkt = this.buildPacket(route, data, remotePort);
@@ -385,10 +445,12 @@ export class UdpEndpoint implements Endpoint, TransportEndpointHandler {
       s.receiveBufferErrors++;
       return;
     }
-    const from: FullAddress = { addr: Address.fromBytes(b, pkt.srcAddrOff, pkt.addrLen), port: parsed };
+    const from: FullAddress = { addr: packetSourceAddress(pkt, this.netProto), port: parsed };
+    // RFC 4007 §6: a link-local sender is only meaningful with its zone (sin6_scope_id).
+    if (pkt.addrLen === 16 && from.addr!.needsZone) from.nic = pkt.nicId;
     const control: ControlMessages = {};
     if (this.opts.receivePacketInfo) {
-      control.localAddr = Address.fromBytes(b, pkt.dstAddrOff, pkt.addrLen);
+      control.localAddr = packetDestinationAddress(pkt, this.netProto);
       control.nic = pkt.nicId;
     }
     if (pkt.networkHeader >= 0) {

@@ -1,0 +1,1 @@
+export { Ndp, type NdpOptions } from "./ndp.js";
