@@ -1,0 +1,300 @@
+/**
+ * TUN and TAP devices as netstack-ts link endpoints.
+ *
+ * `TunEndpoint` is one queue of a Linux TUN/TAP device. In "tun" mode it is an L3 link: every
+ * read is one bare IPv4 or IPv6 packet, its protocol read from the version nibble. In "tap"
+ * mode it carries whole Ethernet frames and is meant to sit under an EthernetEndpoint
+ * (`TapEndpoint` below does that), so ARP and NDP run in the stack.
+ *
+ * Receive: the native poller drains the device on each wakeup into one fresh slab and calls
+ * `onBatch` once; each packet becomes a `PacketBuffer.inbound` over that slab (no copy) and is
+ * handed to the dispatcher, then `deliverBatchEnd` runs once. Ownership: the slab is never
+ * reused, so the stack may keep views into it for as long as it likes (zero-copy receive).
+ *
+ * Send: `writePackets` gives the native side, per packet, the header area and the payload views
+ * as separate pieces; it issues one writev per packet (a TUN write is exactly one packet) inside
+ * one native call. Nothing is copied in JavaScript.
+ *
+ * Offloads are not used yet: the device is opened without IFF_VNET_HDR, so the kernel hands over
+ * MTU-sized packets with complete checksums and the link advertises no capabilities. The
+ * `vnetHdr` option is the slot for it: with a virtio-net header each read and write would carry
+ * GSO/checksum metadata (TUNSETOFFLOAD), and the link would advertise CapGso and checksum offload.
+ */
+import { randomBytes } from "node:crypto";
+import { constants } from "node:os";
+import {
+  EthernetEndpoint, PacketBuffer, protocolFromVersion, type LinkEndpoint, type NetworkDispatcher,
+} from "@netstack-ts/netstack";
+import { LinkTunError, configError, openError } from "./errors.js";
+import { loadNative, type NativeHandle, type NativePacket, type NativeStats, type NativeTun } from "./native.js";
+import { configureInterface, type InterfaceConfig } from "./netif.js";
+
+export interface TunOptions {
+  /** Interface name; "" lets the kernel pick (tun0, tap0, ...). Attaches to it if it exists. */
+  name?: string;
+  /**
+   * MTU to set on the interface. Default: keep the interface's MTU (1500 for a new device) and
+   * use it as the link MTU.
+   */
+  mtu?: number;
+  /** Bring the interface up (default true). */
+  up?: boolean;
+  /** Kernel-side address configuration, applied after the device is attached (see netif.ts). */
+  host?: Omit<InterfaceConfig, "mtu" | "up">;
+  /** IFF_MULTI_QUEUE: several fds (processes) may attach to the same device. */
+  multiQueue?: boolean;
+  /**
+   * IFF_VNET_HDR with TUNSETOFFLOAD (GSO/GRO segments up to 64 KiB, partial checksums). Reserved:
+   * only `false` is accepted for now.
+   */
+  vnetHdr?: false;
+  /** Packets read per wakeup at most (default 256). */
+  batchSize?: number;
+  /** Whether the open device keeps Node's event loop alive (default true, like a socket). */
+  ref?: boolean;
+}
+
+/** Counters of a TUN/TAP link. */
+export interface TunLinkStats extends NativeStats {
+  /** Packets read while no dispatcher was attached. */
+  rxUnattached: number;
+  /** Packets handed to writePackets after close. */
+  txAfterClose: number;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** One queue of a TUN (L3) or TAP (L2 frames) device. */
+export class TunEndpoint implements LinkEndpoint {
+  readonly name: string;
+  readonly mode: "tun" | "tap";
+  readonly mtu: number;
+  readonly maxHeaderLength = 0;
+  readonly linkAddress: Uint8Array = EMPTY;
+  /** No offloads (see the file comment): checksums are computed and verified by the stack. */
+  readonly capabilities = 0;
+  /** Called once if the device fails for good (e.g. it was deleted); the link stops reading. */
+  onError: ((err: LinkTunError) => void) | null = null;
+
+  private readonly native: NativeTun;
+  private readonly handle: NativeHandle;
+  private readonly l3: boolean;
+  private dispatcher: NetworkDispatcher | null = null;
+  private readonly meta: Uint32Array;
+  private closedFlag = false;
+  private rxUnattached = 0;
+  private txAfterClose = 0;
+  // Reused by writePackets: the outer list and one pieces list per slot (no per-call arrays).
+  private readonly out: NativePacket[] = [];
+  private readonly pieces: Uint8Array[][] = [];
+
+  /** Opens (creating if needed) a TUN device and configures it; throws LinkTunError. */
+  static open(opts: TunOptions = {}): TunEndpoint {
+    return new TunEndpoint("tun", opts);
+  }
+
+  /** Opens a TAP device as a frame carrier (put it under an EthernetEndpoint, or use TapEndpoint). */
+  static openFrames(opts: TunOptions = {}): TunEndpoint {
+    return new TunEndpoint("tap", opts);
+  }
+
+  private constructor(mode: "tun" | "tap", opts: TunOptions) {
+    if (opts.vnetHdr)
+      throw new LinkTunError("unsupported", "vnetHdr (IFF_VNET_HDR offloads) is not implemented yet");
+    this.native = loadNative();
+    this.mode = mode;
+    this.l3 = mode === "tun";
+    const want = opts.name ?? "";
+    const batch = opts.batchSize ?? 256;
+    if (!Number.isInteger(batch) || batch < 1 || batch > 4096) throw new RangeError(`batchSize must be 1..4096, got ${batch}`);
+    try {
+      this.handle = this.native.open(want, mode === "tap", opts.multiQueue ?? false, false);
+    } catch (err) {
+      throw openError(err, want, mode);
+    }
+    this.name = this.handle.name;
+    try {
+      configureInterface(this.name, { mtu: opts.mtu, up: opts.up ?? true, ...opts.host });
+      this.mtu = opts.mtu ?? this.native.ifGetMtu(this.name);
+    } catch (err) {
+      this.native.close(this.handle);
+      throw configError(err, this.name, "the interface configuration");
+    }
+    this.meta = new Uint32Array(batch * 2);
+    if (opts.ref === false) this.native.setRef(this.handle, false);
+    this.native.start(this.handle, this.onBatch, this.meta);
+  }
+
+  get isAttached(): boolean {
+    return this.dispatcher !== null;
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  /** The device's file descriptor (for diagnostics). */
+  get fd(): number {
+    return this.handle.fd;
+  }
+
+  attach(dispatcher: NetworkDispatcher | null): void {
+    this.dispatcher = this.closedFlag ? null : dispatcher;
+  }
+
+  /**
+   * One native call for the whole batch; per packet the header area and payload views are
+   * separate pieces of one writev. Returns how many packets the device took (written or queued).
+   */
+  writePackets(pkts: readonly PacketBuffer[]): number {
+    if (this.closedFlag) {
+      this.txAfterClose += pkts.length;
+      return 0;
+    }
+    const out = this.out;
+    const n = pkts.length;
+    for (let i = 0; i < n; i++) {
+      const p = pkts[i]!;
+      const head = p.buf.subarray(p.start, p.end);
+      const payload = p.payload;
+      if (payload.length === 0) {
+        out[i] = head;
+        continue;
+      }
+      let list = this.pieces[i];
+      if (list === undefined) this.pieces[i] = list = [];
+      list.length = 0;
+      list.push(head);
+      for (let j = 0; j < payload.length; j++) list.push(payload[j]!);
+      out[i] = list;
+    }
+    out.length = n;
+    const accepted = this.native.writePackets(this.handle, out);
+    // Drop references to the packets so they can be collected (the native side copied what it queued).
+    for (let i = 0; i < n; i++) {
+      const list = this.pieces[i];
+      if (list !== undefined) list.length = 0;
+    }
+    out.length = 0;
+    return accepted;
+  }
+
+  /** Pauses (false) or resumes (true) reading from the device; the kernel queues meanwhile. */
+  setReading(on: boolean): void {
+    if (!this.closedFlag) this.native.setReading(this.handle, on);
+  }
+
+  /** Keep the event loop alive while open (the default). */
+  ref(): this {
+    if (!this.closedFlag) this.native.setRef(this.handle, true);
+    return this;
+  }
+
+  /** Let the process exit even though the device is open. */
+  unref(): this {
+    if (!this.closedFlag) this.native.setRef(this.handle, false);
+    return this;
+  }
+
+  stats(): TunLinkStats {
+    return { ...this.native.stats(this.handle), rxUnattached: this.rxUnattached, txAfterClose: this.txAfterClose };
+  }
+
+  /** Stops the poller and closes the fd (a non-persistent device disappears). Idempotent. */
+  close(): void {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    this.dispatcher = null;
+    this.native.close(this.handle);
+  }
+
+  /** Called by the native poller once per wakeup; see NativeTun.start. */
+  private readonly onBatch = (slab: ArrayBuffer | null, count: number): void => {
+    if (count < 0 || slab === null) {
+      this.failed(-count);
+      return;
+    }
+    const d = this.dispatcher;
+    if (d === null) {
+      this.rxUnattached += count;
+      return;
+    }
+    const bytes = new Uint8Array(slab);
+    const meta = this.meta;
+    const l3 = this.l3;
+    for (let i = 0; i < count; i++) {
+      const off = meta[2 * i]!;
+      const pkt = PacketBuffer.inbound(bytes, off, meta[2 * i + 1]!);
+      const proto = l3 ? protocolFromVersion(bytes, off) : 0;
+      pkt.networkProtocol = proto;
+      d.deliverNetworkPacket(proto, pkt);
+    }
+    d.deliverBatchEnd();
+  };
+
+  private failed(errno: number): void {
+    const code = errnoName(errno);
+    const err = new LinkTunError("io-error",
+      `${this.mode.toUpperCase()} device "${this.name}" went away or became unusable (${code}); the link stopped reading`,
+      code);
+    if (this.onError) this.onError(err);
+  }
+}
+
+function errnoName(n: number): string {
+  for (const [k, v] of Object.entries(constants.errno)) if (v === n) return k;
+  return `errno ${n}`;
+}
+
+export interface TapOptions extends TunOptions {
+  /** The stack's MAC on this link (6 bytes or "02:..."); default: a random locally administered one. */
+  mac?: Uint8Array | string;
+  /** Accept frames for any destination MAC. */
+  promiscuous?: boolean;
+  /**
+   * Wraps the frame carrier before the Ethernet layer (e.g. a SnifferEndpoint with
+   * linkType "ethernet" to capture whole frames).
+   */
+  wrap?: (frames: TunEndpoint) => LinkEndpoint;
+}
+
+/**
+ * A TAP device as an L3 link for the stack: Ethernet framing, with the next hop resolved by the
+ * stack's ARP/NDP (the link has CapResolutionRequired through EthernetEndpoint).
+ */
+export class TapEndpoint extends EthernetEndpoint {
+  /** The TAP device itself (frames). */
+  readonly device: TunEndpoint;
+
+  private constructor(device: TunEndpoint, carrier: LinkEndpoint, mac: Uint8Array | string, promiscuous: boolean) {
+    super(carrier, { mac, promiscuous });
+    this.device = device;
+  }
+
+  /** Opens (creating if needed) a TAP device; throws LinkTunError. */
+  static open(opts: TapOptions = {}): TapEndpoint {
+    const device = TunEndpoint.openFrames(opts);
+    let mac = opts.mac;
+    if (mac === undefined) {
+      const m = randomBytes(6);
+      m[0] = (m[0]! & 0xfe) | 0x02; // unicast, locally administered (IEEE 802 U/L bit)
+      mac = new Uint8Array(m);
+    }
+    try {
+      const carrier = opts.wrap ? opts.wrap(device) : device;
+      return new TapEndpoint(device, carrier, mac, opts.promiscuous ?? false);
+    } catch (err) {
+      device.close();
+      throw err;
+    }
+  }
+
+  get name(): string {
+    return this.device.name;
+  }
+
+  /** The device's counters (the Ethernet layer's own are in `stats`). */
+  deviceStats(): TunLinkStats {
+    return this.device.stats();
+  }
+}

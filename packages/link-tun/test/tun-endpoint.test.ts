@@ -1,0 +1,160 @@
+/**
+ * TunEndpoint's JavaScript half, against a fake native addon: how a native batch becomes
+ * PacketBuffers (one per packet, views into one slab, one batch end), and how writePackets hands
+ * each packet's pieces to the native writer without concatenating packets.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { PacketBuffer, type NetworkDispatcher } from "@netstack-ts/netstack";
+import { TunEndpoint, TapEndpoint } from "../src/tun.js";
+import { setNativeForTesting, type NativeHandle, type NativePacket, type NativeTun } from "../src/native.js";
+import { LinkTunError } from "../src/errors.js";
+
+interface Fake extends NativeTun {
+  onBatch: ((slab: ArrayBuffer | null, count: number) => void) | null;
+  meta: Uint32Array | null;
+  writes: NativePacket[][];
+  config: string[];
+  closed: number;
+}
+
+function fakeNative(): Fake {
+  const f: Fake = {
+    onBatch: null, meta: null, writes: [], config: [], closed: 0,
+    open: (name) => ({ fd: 42, name: name || "tun7" }) as NativeHandle,
+    start: (_h, cb, meta) => { f.onBatch = cb; f.meta = meta; },
+    setReading: () => {},
+    setRef: () => {},
+    // Copies the outer array: the endpoint reuses it (and the piece lists) between calls.
+    writePackets: (_h, pkts) => { f.writes.push(pkts.map((p) => (Array.isArray(p) ? [...p] : p))); return pkts.length; },
+    close: () => { f.closed++; },
+    stats: () => ({ rxPackets: 0, rxBytes: 0, rxBatches: 0, rxErrors: 0, txPackets: 0, txBytes: 0, txQueued: 0, txDrops: 0,
+      txErrors: 0, txEagain: 0, queueLength: 0, lastRxErrno: 0, lastTxErrno: 0 }),
+    ifGetMtu: () => 1500,
+    ifSetMtu: (n, m) => { f.config.push(`mtu ${n} ${m}`); },
+    ifGetFlags: () => 1,
+    ifSetUp: (n, up) => { f.config.push(`up ${n} ${up}`); },
+    ifSetTxQueueLen: () => {},
+    ifIndex: () => 3,
+    ifSetAddress4: (n, a, p) => { f.config.push(`addr4 ${n} ${a}/${p}`); },
+    ifSetAddress6: (n, a, p) => { f.config.push(`addr6 ${n} ${a}/${p}`); },
+    ifGetHwAddr: () => new Uint8Array([2, 0, 0, 0, 0, 1]),
+  };
+  return f;
+}
+
+class Recorder implements NetworkDispatcher {
+  events: string[] = [];
+  pkts: PacketBuffer[] = [];
+  deliverNetworkPacket(protocol: number, pkt: PacketBuffer): void {
+    this.events.push(`pkt ${protocol.toString(16)} ${pkt.size}`);
+    this.pkts.push(pkt);
+  }
+  deliverBatchEnd(): void {
+    this.events.push("end");
+  }
+}
+
+afterEach(() => setNativeForTesting(null));
+
+describe("TunEndpoint (fake addon)", () => {
+  it("configures the device in order: MTU, address, up, then IPv6 address", () => {
+    const f = fakeNative();
+    setNativeForTesting(f);
+    const t = TunEndpoint.open({ name: "nt0", mtu: 9000, host: { address: "198.18.0.1/24", address6: "fd00:198:18::1/64" } });
+    expect(f.config).toEqual(["mtu nt0 9000", "addr4 nt0 198.18.0.1/24", "up nt0 true", "addr6 nt0 fd00:198:18::1/64"]);
+    expect(t.mtu).toBe(9000);
+    expect(t.name).toBe("nt0");
+  });
+
+  it("takes the kernel's MTU when none is given, and the name the kernel picked", () => {
+    const f = fakeNative();
+    setNativeForTesting(f);
+    const t = TunEndpoint.open({});
+    expect(t.mtu).toBe(1500);
+    expect(t.name).toBe("tun7");
+  });
+
+  it("delivers a native batch as views into one slab, protocol from the version nibble, one batch end", () => {
+    const f = fakeNative();
+    setNativeForTesting(f);
+    const t = TunEndpoint.open({ name: "nt0", batchSize: 8 });
+    const d = new Recorder();
+    t.attach(d);
+    expect(f.meta!.length).toBe(16);
+    const slab = new ArrayBuffer(100);
+    const u = new Uint8Array(slab);
+    u[0] = 0x45; // IPv4, 20 bytes at 0
+    u[20] = 0x60; // IPv6, 40 bytes at 20
+    u[60] = 0x00; // neither, 10 bytes at 60
+    f.meta!.set([0, 20, 20, 40, 60, 10]);
+    f.onBatch!(slab, 3);
+    expect(d.events).toEqual(["pkt 800 20", "pkt 86dd 40", "pkt 0 10", "end"]);
+    // Zero copy: every packet is a view into the slab the addon handed over.
+    expect(d.pkts.every((p) => p.buf.buffer === slab)).toBe(true);
+    expect(d.pkts.map((p) => [p.start, p.end])).toEqual([[0, 20], [20, 60], [60, 70]]);
+  });
+
+  it("counts packets that arrive while unattached instead of delivering them", () => {
+    const f = fakeNative();
+    setNativeForTesting(f);
+    const t = TunEndpoint.open({ name: "nt0" });
+    f.meta!.set([0, 20]);
+    f.onBatch!(new ArrayBuffer(20), 1);
+    expect(t.stats().rxUnattached).toBe(1);
+  });
+
+  it("reports a fatal read error once through onError as a LinkTunError", () => {
+    const f = fakeNative();
+    setNativeForTesting(f);
+    const t = TunEndpoint.open({ name: "nt0" });
+    const errs: LinkTunError[] = [];
+    t.onError = (e) => errs.push(e);
+    f.onBatch!(null, -77);
+    expect(errs).toHaveLength(1);
+    expect(errs[0]!.code).toBe("io-error");
+  });
+
+  it("hands each packet to the writer as its own entry: header area and payload views as pieces", () => {
+    const f = fakeNative();
+    setNativeForTesting(f);
+    const t = TunEndpoint.open({ name: "nt0" });
+    const payload = new Uint8Array([9, 9, 9]);
+    const a = PacketBuffer.outbound(40, payload);
+    a.prepend(20);
+    const b = PacketBuffer.outbound(40);
+    b.prepend(28);
+    expect(t.writePackets([a, b])).toBe(2);
+    const [call] = f.writes;
+    expect(call).toHaveLength(2);
+    const first = call![0] as Uint8Array[];
+    expect(Array.isArray(first)).toBe(true);
+    expect(first.map((x) => x.length)).toEqual([20, 3]);
+    expect(first[1]).toBe(payload); // the payload view itself, not a copy
+    expect((call![1] as Uint8Array).length).toBe(28);
+  });
+
+  it("refuses writes after close and counts them; close is idempotent", () => {
+    const f = fakeNative();
+    setNativeForTesting(f);
+    const t = TunEndpoint.open({ name: "nt0" });
+    t.close();
+    t.close();
+    expect(f.closed).toBe(1);
+    expect(t.writePackets([PacketBuffer.outbound(20)])).toBe(0);
+    expect(t.stats().txAfterClose).toBe(1);
+  });
+
+  it("rejects the reserved vnetHdr offload with a clear error", () => {
+    setNativeForTesting(fakeNative());
+    expect(() => TunEndpoint.open({ vnetHdr: true as unknown as false })).toThrow(/vnetHdr .* not implemented yet/);
+  });
+
+  it("TapEndpoint frames for Ethernet with a locally administered unicast MAC", () => {
+    setNativeForTesting(fakeNative());
+    const t = TapEndpoint.open({ name: "tp0" });
+    expect(t.maxHeaderLength).toBe(14);
+    expect(t.linkAddress).toHaveLength(6);
+    expect(t.linkAddress[0]! & 0x03).toBe(0x02);
+    expect(t.device.mode).toBe("tap");
+  });
+});
