@@ -14,7 +14,7 @@
 import * as v8 from "node:v8";
 import * as vm from "node:vm";
 import {
-  Address, Err, EventIn, IPV4_PROTOCOL, ManualClock, Pipe, SeededRandom, Stack, UDP_PROTOCOL, WaiterQueue, icmp,
+  Address, Err, EventIn, EventOut, IPV4_PROTOCOL, ManualClock, Pipe, SeededRandom, Stack, UDP_PROTOCOL, WaiterQueue, icmp,
   ipv4, isError, udp, type Endpoint, type LinkEndpoint, type NetworkDispatcher, type PacketBuffer,
   type TransportProtocolFactory,
 } from "@netstack-ts/netstack";
@@ -141,11 +141,11 @@ export function runFuzz(opts: FuzzOptions): FuzzResult {
   const inj = new InjectorLink(pipe.a, monitored);
   victim.createNic(1, inj, { name: "victim0" });
   peer.createNic(1, pipe.b, { name: "peer0" });
-  victim.addAddress(1, "10.0.0.1/24");
-  peer.addAddress(1, "10.0.0.2/24");
-  victim.addRoute({ destination: "10.0.0.0/24", nic: 1 });
-  peer.addRoute({ destination: "10.0.0.0/24", nic: 1 });
-  const V = Address.from("10.0.0.1");
+  victim.addAddress(1, "198.18.0.1/24");
+  peer.addAddress(1, "198.18.0.2/24");
+  victim.addRoute({ destination: "198.18.0.0/24", nic: 1 });
+  peer.addRoute({ destination: "198.18.0.0/24", nic: 1 });
+  const V = Address.from("198.18.0.1");
   const failures: FuzzFailure[] = [];
   const fail = (index: number, reason: string, frame: Uint8Array) => {
     if (failures.length < 20) failures.push({ seed: opts.seed, index, reason, frame: Buffer.from(frame).toString("base64") });
@@ -193,17 +193,25 @@ export function runFuzz(opts: FuzzOptions): FuzzResult {
         if (isError(a)) return;
         const ep = a.endpoint;
         tcpEcho.set(ep, a.waiterQueue);
+        // Echo with backpressure: bytes the send buffer cannot take yet wait in `pending`.
+        let pending: Uint8Array | null = null;
         const serve = () => {
           for (let i = 0; i < 64; i++) {
+            if (pending) {
+              const w = ep.write(pending);
+              if (isError(w)) return;
+              pending = w < pending.length ? pending.subarray(w) : null;
+              if (pending) return;
+            }
             const res = ep.read(tbuf);
             if (isError(res)) {
               if (res === Err.ClosedForReceive) ep.shutdown(2);
               return;
             }
-            ep.write(tbuf.slice(0, res.count));
+            pending = tbuf.slice(0, res.count);
           }
         };
-        a.waiterQueue.register({ callback: serve }, EventIn);
+        a.waiterQueue.register({ callback: serve }, EventIn | EventOut);
         serve();
       }
     } }, EventIn);
@@ -270,7 +278,7 @@ export function runFuzz(opts: FuzzOptions): FuzzResult {
 
   // Fixed templates, addressed to the victim, so there is always something valid to mutate.
   const templates: Uint8Array[] = [];
-  const mkIp = (proto: number, payload: Uint8Array, src = "10.0.0.2") => {
+  const mkIp = (proto: number, payload: Uint8Array, src = "198.18.0.2") => {
     const b = new Uint8Array(20 + payload.length);
     netstack.header.encodeIPv4(b, 0, { tos: 0, totalLength: b.length, id: randInt(r, 65536), flags: 0,
       fragmentOffset: 0, ttl: 64, protocol: proto, src: Address.from(src), dst: V });
@@ -368,8 +376,8 @@ export function replayFrame(frame: Uint8Array): { counters: ReturnType<Stack["sn
   const s = new Stack({ networkProtocols: [ipv4], transportProtocols: transports, clock, random: new SeededRandom(1) });
   const inj = new InjectorLink(pipe.a, () => true);
   s.createNic(1, inj);
-  s.addAddress(1, "10.0.0.1/24");
-  s.addRoute({ destination: "10.0.0.0/24", nic: 1 });
+  s.addAddress(1, "198.18.0.1/24");
+  s.addRoute({ destination: "198.18.0.0/24", nic: 1 });
   let error: unknown = null;
   try {
     inj.inject(frame);

@@ -50,11 +50,11 @@ describe("IPv4 + ICMP between two stacks over a pipe", () => {
     const link = new ChannelEndpoint({ mtu: 1500 });
     const s = new Stack({ networkProtocols: [ipv4], transportProtocols: [udp], clock, random: new SeededRandom(3) });
     s.createNic(1, link);
-    s.addAddress(1, "10.0.0.1/24");
-    s.addRoute({ destination: "10.0.0.0/24", nic: 1 });
+    s.addAddress(1, "198.18.0.1/24");
+    s.addRoute({ destination: "198.18.0.0/24", nic: 1 });
     const pkt = new Uint8Array(28);
     encodeIPv4(pkt, 0, { tos: 0, totalLength: 28, id: 1, flags: 0, fragmentOffset: 0, ttl: 64, protocol: 1,
-      src: Address.from("10.0.0.2"), dst: Address.from("10.0.0.1") });
+      src: Address.from("198.18.0.2"), dst: Address.from("198.18.0.1") });
     pkt[20] = 8; // echo request with a correct ICMP checksum
     const c = ~checksum(pkt, 20, 8) & 0xffff;
     pkt[22] = c >> 8;
@@ -71,7 +71,7 @@ describe("IPv4 + ICMP between two stacks over a pipe", () => {
     const other = pkt.slice();
     other[19] = 99; // another host's address: not ours, not delivered
     encodeIPv4(other, 0, { tos: 0, totalLength: 28, id: 1, flags: 0, fragmentOffset: 0, ttl: 64, protocol: 1,
-      src: Address.from("10.0.0.2"), dst: Address.from("10.0.0.99") });
+      src: Address.from("198.18.0.2"), dst: Address.from("198.18.0.99") });
     link.inject(other);
     expect(s.stats.ip.invalidDestinationAddressesReceived).toBe(1);
     s.close();
@@ -97,7 +97,7 @@ describe("UDP between two stacks over a pipe", () => {
       },
     }, EventIn);
     const client = newEp(p.a, UDP_PROTOCOL);
-    expect(client.connect(addr("10.0.0.2", 7))).toBeNull();
+    expect(client.connect(addr("198.18.0.2", 7))).toBeNull();
     const cbuf = new Uint8Array(65536);
     let received = 0;
     for (let batch = 0; batch < 100; batch++) {
@@ -129,7 +129,7 @@ describe("UDP between two stacks over a pipe", () => {
     const client = newEp(p.a, UDP_PROTOCOL);
     const data = new Uint8Array(60_000);
     new SeededRandom(7).fill(data);
-    expect(client.write(data, { to: addr("10.0.0.2", 9000) })).toBe(60_000);
+    expect(client.write(data, { to: addr("198.18.0.2", 9000) })).toBe(60_000);
     p.run(20);
     const buf = new Uint8Array(65536);
     const r = ok(server.read(buf));
@@ -147,7 +147,7 @@ describe("UDP between two stacks over a pipe", () => {
     let events = 0;
     wq.register({ callback: (e) => (events |= e) }, EventErr);
     const client = newEp(p.a, UDP_PROTOCOL, wq);
-    ok(client.connect(addr("10.0.0.2", 4444)));
+    ok(client.connect(addr("198.18.0.2", 4444)));
     expect(client.write(new Uint8Array([1, 2, 3]))).toBe(3);
     p.pump();
     expect(p.b.stats.udp.unknownPortErrors).toBe(1);
@@ -161,7 +161,7 @@ describe("UDP between two stacks over a pipe", () => {
   it("does not report port unreachable on an unconnected endpoint (Linux without IP_RECVERR)", () => {
     const p = makePair();
     const client = newEp(p.a, UDP_PROTOCOL);
-    expect(client.write(new Uint8Array([1]), { to: addr("10.0.0.2", 4444) })).toBe(1);
+    expect(client.write(new Uint8Array([1]), { to: addr("198.18.0.2", 4444) })).toBe(1);
     p.pump();
     expect(p.a.stats.icmp.v4.received.dstUnreachable).toBe(1);
     expect(client.read(new Uint8Array(10))).toBe(Err.WouldBlock);
@@ -174,7 +174,7 @@ describe("UDP between two stacks over a pipe", () => {
     const e2 = newEp(p.a, UDP_PROTOCOL);
     expect(e1.bind({ port: 5000 })).toBeNull();
     expect(e2.bind({ port: 5000 })).toBe(Err.PortInUse);
-    expect(e2.bind({ addr: Address.from("10.0.0.99"), port: 5001 })).toBe(Err.BadLocalAddress);
+    expect(e2.bind({ addr: Address.from("198.18.0.99"), port: 5001 })).toBe(Err.BadLocalAddress);
     const e3 = newEp(p.a, UDP_PROTOCOL);
     const e4 = newEp(p.a, UDP_PROTOCOL);
     ok(e3.setSockOpt("reuseAddress", true));
@@ -200,11 +200,11 @@ describe("UDP between two stacks over a pipe", () => {
     expect(client.write(new Uint8Array([1]), { to: { addr: Address.from("255.255.255.255"), port: 67, nic: 1 } }))
       .toBe(Err.BroadcastDisabled);
     ok(client.setSockOpt("broadcast", true));
-    expect(client.write(new Uint8Array([1]), { to: { addr: Address.from("10.0.0.255"), port: 67 } })).toBe(1);
+    expect(client.write(new Uint8Array([1]), { to: { addr: Address.from("198.18.0.255"), port: 67 } })).toBe(1);
     p.pump();
     const r = ok(server.read(new Uint8Array(4), { needRemoteAddr: true }));
     expect(r.count).toBe(1);
-    expect(r.from?.addr?.toString()).toBe("10.0.0.1");
+    expect(r.from?.addr?.toString()).toBe("198.18.0.1");
   });
 
   it("drops datagrams past the receive buffer and counts them", () => {
@@ -214,7 +214,7 @@ describe("UDP between two stacks over a pipe", () => {
     ok(server.setSockOpt("receiveBufferSize", 4096)); // doubled to 8192 like Linux
     expect(server.getSockOpt("receiveBufferSize")).toBe(8192);
     const client = newEp(p.a, UDP_PROTOCOL);
-    ok(client.connect(addr("10.0.0.2", 53)));
+    ok(client.connect(addr("198.18.0.2", 53)));
     for (let i = 0; i < 20; i++) client.write(new Uint8Array(1000));
     p.pump();
     let n = 0;
@@ -229,7 +229,7 @@ describe("UDP between two stacks over a pipe", () => {
     const server = newEp(p.b, UDP_PROTOCOL);
     ok(server.bind({ port: 99 }));
     const client = newEp(p.a, UDP_PROTOCOL);
-    client.write(new Uint8Array([1, 2, 3, 4, 5]), { to: addr("10.0.0.2", 99) });
+    client.write(new Uint8Array([1, 2, 3, 4, 5]), { to: addr("198.18.0.2", 99) });
     p.pump();
     const small = new Uint8Array(2);
     const r1 = ok(server.read(small, { peek: true }));
@@ -247,7 +247,7 @@ describe("ARP over Ethernet links", () => {
     const server = newEp(p.b, UDP_PROTOCOL);
     ok(server.bind({ port: 7 }));
     const client = newEp(p.a, UDP_PROTOCOL);
-    expect(client.write(new Uint8Array([42]), { to: addr("10.0.0.2", 7) })).toBe(1);
+    expect(client.write(new Uint8Array([42]), { to: addr("198.18.0.2", 7) })).toBe(1);
     p.pump();
     expect(p.a.stats.arp.requestsSent).toBe(1);
     expect(p.b.stats.arp.requestsReceived).toBe(1);
@@ -256,9 +256,9 @@ describe("ARP over Ethernet links", () => {
     const r = ok(server.read(new Uint8Array(4)));
     expect(r.count).toBe(1);
     // Both learned each other: the next datagram needs no resolution.
-    const e = p.a.nic(1)!.neighborCache(0x0800).get(Address.from("10.0.0.2"));
+    const e = p.a.nic(1)!.neighborCache(0x0800).get(Address.from("198.18.0.2"));
     expect(e?.linkAddress).toEqual(Uint8Array.of(2, 0, 0, 0, 0, 0x0b));
-    client.write(new Uint8Array([43]), { to: addr("10.0.0.2", 7) });
+    client.write(new Uint8Array([43]), { to: addr("198.18.0.2", 7) });
     p.pump();
     expect(p.a.stats.arp.requestsSent).toBe(1);
     expect(ok(server.read(new Uint8Array(4))).count).toBe(1);
@@ -267,7 +267,7 @@ describe("ARP over Ethernet links", () => {
   it("gives up after 3 requests in virtual time and reports host unreachable", () => {
     const p = makePair({ ethernet: true });
     const client = newEp(p.a, UDP_PROTOCOL);
-    ok(client.connect(addr("10.0.0.77", 7)));
+    ok(client.connect(addr("198.18.0.77", 7)));
     expect(client.write(new Uint8Array([1]))).toBe(1);
     p.pump();
     expect(p.a.stats.arp.requestsSent).toBe(1);
@@ -285,7 +285,7 @@ describe("IPv4 reassembly limits", () => {
   function fragment(id: number, off: number, more: boolean, payload: Uint8Array): Uint8Array {
     const b = new Uint8Array(20 + payload.length);
     encodeIPv4(b, 0, { tos: 0, totalLength: b.length, id, flags: more ? IPV4_FLAG_MF : 0, fragmentOffset: off, ttl: 64,
-      protocol: 17, src: Address.from("10.0.0.2"), dst: Address.from("10.0.0.1") });
+      protocol: 17, src: Address.from("198.18.0.2"), dst: Address.from("198.18.0.1") });
     b.set(payload, 20);
     return b;
   }
@@ -295,8 +295,8 @@ describe("IPv4 reassembly limits", () => {
     const link = new ChannelEndpoint({ mtu: 1500 });
     const s = new Stack({ networkProtocols: [ipv4], transportProtocols: [udp], clock, random: new SeededRandom(3) });
     s.createNic(1, link);
-    s.addAddress(1, "10.0.0.1/24");
-    s.addRoute({ destination: "10.0.0.0/24", nic: 1 });
+    s.addAddress(1, "198.18.0.1/24");
+    s.addRoute({ destination: "198.18.0.0/24", nic: 1 });
     return { clock, link, s };
   }
 
@@ -332,7 +332,7 @@ describe("IPv4 reassembly limits", () => {
     const s = new Stack({ networkProtocols: [ipv4With({ reassemblyMemoryLimit: 64 * 1024 })],
       transportProtocols: [udp], clock, random: new SeededRandom(3) });
     s.createNic(1, link);
-    s.addAddress(1, "10.0.0.1/24");
+    s.addAddress(1, "198.18.0.1/24");
     for (let id = 0; id < 200; id++) link.inject(fragment(id, 0, true, new Uint8Array(1400)));
     const ip = s.networkProtocol(0x0800) as Ipv4Protocol;
     expect(ip.reassembler.memoryUsed).toBeLessThanOrEqual(64 * 1024);

@@ -22,22 +22,22 @@ describe("routes", () => {
     const s = new Stack({ networkProtocols: [ipv4], transportProtocols: [udp], clock, random: new SeededRandom(1) });
     s.createNic(1, new ChannelEndpoint({ mtu: 1500 }));
     s.createNic(2, new ChannelEndpoint({ mtu: 9000 }));
-    s.addAddress(1, "10.0.0.1/24");
-    s.addAddress(2, "10.1.0.1/16");
-    s.addRoute({ destination: "0.0.0.0/0", gateway: "10.0.0.254", nic: 1 });
-    s.addRoute({ destination: "10.1.0.0/16", nic: 2 });
-    s.addRoute({ destination: "10.0.0.0/24", nic: 1 });
-    const r1 = s.findRoute(0, null, Address.from("10.1.2.3"), 0x0800);
-    const r2 = s.findRoute(0, null, Address.from("8.8.4.4"), 0x0800);
-    const r3 = s.findRoute(0, null, Address.from("10.0.0.9"), 0x0800);
+    s.addAddress(1, "198.18.0.1/24");
+    s.addAddress(2, "198.19.0.1/16");
+    s.addRoute({ destination: "0.0.0.0/0", gateway: "198.18.0.254", nic: 1 });
+    s.addRoute({ destination: "198.19.0.0/16", nic: 2 });
+    s.addRoute({ destination: "198.18.0.0/24", nic: 1 });
+    const r1 = s.findRoute(0, null, Address.from("198.19.2.3"), 0x0800);
+    const r2 = s.findRoute(0, null, Address.from("203.0.113.4"), 0x0800);
+    const r3 = s.findRoute(0, null, Address.from("198.18.0.9"), 0x0800);
     if (isError(r1) || isError(r2) || isError(r3)) throw new Error("no route");
-    expect([r1.nicId, r1.localAddress.toString(), r1.nextHop]).toEqual([2, "10.1.0.1", null]);
+    expect([r1.nicId, r1.localAddress.toString(), r1.nextHop]).toEqual([2, "198.19.0.1", null]);
     expect(r1.mtu()).toBe(9000 - 20);
-    expect([r2.nicId, r2.nextHop?.toString()]).toEqual([1, "10.0.0.254"]);
+    expect([r2.nicId, r2.nextHop?.toString()]).toEqual([1, "198.18.0.254"]);
     expect([r3.nicId, r3.nextHop]).toEqual([1, null]);
     s.removeRoute("0.0.0.0/0");
-    expect(s.findRoute(0, null, Address.from("8.8.4.4"), 0x0800)).toBe(Err.NoRoute);
-    expect(s.findRoute(0, Address.from("10.9.9.9"), Address.from("10.0.0.9"), 0x0800)).toBe(Err.BadLocalAddress);
+    expect(s.findRoute(0, null, Address.from("203.0.113.4"), 0x0800)).toBe(Err.NoRoute);
+    expect(s.findRoute(0, Address.from("198.51.100.9"), Address.from("198.18.0.9"), 0x0800)).toBe(Err.BadLocalAddress);
   });
 
   it("resolves the gateway's MAC (not the destination's) for off-link destinations", () => {
@@ -45,8 +45,8 @@ describe("routes", () => {
     const wire = new ChannelEndpoint({ mtu: 1500, maxHeaderLength: 14 });
     const s = new Stack({ networkProtocols: [ipv4, arp], transportProtocols: [udp], clock, random: new SeededRandom(1) });
     s.createNic(1, new EthernetEndpoint(wire, { mac: "02:00:00:00:00:01" }));
-    s.addAddress(1, "10.0.0.1/24");
-    s.addRoute({ destination: "0.0.0.0/0", gateway: "10.0.0.254", nic: 1 });
+    s.addAddress(1, "198.18.0.1/24");
+    s.addRoute({ destination: "0.0.0.0/0", gateway: "198.18.0.254", nic: 1 });
     const ep = newEp(s, UDP_PROTOCOL);
     expect(ep.write(new Uint8Array(4), { to: addr("192.0.2.7", 53) })).toBe(4);
     const frame = wire.read()!;
@@ -55,8 +55,8 @@ describe("routes", () => {
     expect(eth.type).toBe(0x0806);
     const a = ARPView.check(frame, 14);
     if (isParseError(a)) throw new Error("bad arp");
-    expect(a.tpa().toString()).toBe("10.0.0.254");
-    expect(a.spa().toString()).toBe("10.0.0.1");
+    expect(a.tpa().toString()).toBe("198.18.0.254");
+    expect(a.spa().toString()).toBe("198.18.0.1");
   });
 });
 
@@ -82,13 +82,13 @@ describe("ICMP error rate limiting", () => {
   it("sends at most the burst (50) of port-unreachables at once, then refills at 1000/s like Linux", () => {
     const p = makePair();
     const client = newEp(p.a, UDP_PROTOCOL);
-    for (let i = 0; i < 200; i++) client.write(new Uint8Array(1), { to: addr("10.0.0.2", 9) });
+    for (let i = 0; i < 200; i++) client.write(new Uint8Array(1), { to: addr("198.18.0.2", 9) });
     p.pump();
     expect(p.b.stats.udp.unknownPortErrors).toBe(200);
     expect(p.b.stats.icmp.v4.sent.dstUnreachable).toBe(50);
     expect(p.b.stats.icmp.v4.sent.rateLimited).toBe(150);
     p.clock.advance(10); // 10 ms → 10 more tokens
-    for (let i = 0; i < 20; i++) client.write(new Uint8Array(1), { to: addr("10.0.0.2", 9) });
+    for (let i = 0; i < 20; i++) client.write(new Uint8Array(1), { to: addr("198.18.0.2", 9) });
     p.pump();
     expect(p.b.stats.icmp.v4.sent.dstUnreachable).toBe(60);
   });
@@ -101,11 +101,11 @@ describe("NIC state", () => {
     ok(server.bind({ port: 7 }));
     p.b.enableNic(1, false);
     const client = newEp(p.a, UDP_PROTOCOL);
-    client.write(new Uint8Array(1), { to: addr("10.0.0.2", 7) });
+    client.write(new Uint8Array(1), { to: addr("198.18.0.2", 7) });
     p.pump();
     expect(p.b.nic(1)!.stats.disabledRx).toBe(1);
     expect(server.read(new Uint8Array(4))).toBe(Err.WouldBlock);
-    expect(server.write(new Uint8Array(1), { to: addr("10.0.0.1", 7) })).toBe(Err.NoRoute);
+    expect(server.write(new Uint8Array(1), { to: addr("198.18.0.1", 7) })).toBe(Err.NoRoute);
   });
 });
 
@@ -121,8 +121,8 @@ describe("SO_REUSEPORT", () => {
     const counts = new Map<number, number>();
     for (let i = 0; i < 64; i++) {
       const c = newEp(p.a, UDP_PROTOCOL);
-      c.write(new Uint8Array([i]), { to: addr("10.0.0.2", 8080) });
-      c.write(new Uint8Array([i]), { to: addr("10.0.0.2", 8080) });
+      c.write(new Uint8Array([i]), { to: addr("198.18.0.2", 8080) });
+      c.write(new Uint8Array([i]), { to: addr("198.18.0.2", 8080) });
       p.pump();
       const hit = servers.findIndex((s) => s.getSockOpt("receiveQueueSize") === 1);
       expect(hit).toBeGreaterThanOrEqual(0);
@@ -141,7 +141,7 @@ describe("fuzzer regressions", () => {
     const p = makePair();
     const c = newEp(p.a, UDP_PROTOCOL);
     ok(c.setSockOpt("broadcast", true));
-    c.write(new Uint8Array(4), { to: addr("10.0.0.255", 1) });
+    c.write(new Uint8Array(4), { to: addr("198.18.0.255", 1) });
     c.write(new Uint8Array(4), { to: { addr: Address.from("225.0.0.1"), port: 1, nic: 1 } });
     p.pump();
     expect(p.b.stats.udp.unknownPortErrors).toBe(2);

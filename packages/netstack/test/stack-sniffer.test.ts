@@ -53,11 +53,11 @@ function run(ethernet: boolean) {
       random: new SeededRandom(seed) });
     s.createNic(1, ethernet ? new EthernetEndpoint(link, { mac }) : link);
     s.addAddress(1, cidr);
-    s.addRoute({ destination: "10.0.0.0/24", nic: 1 });
+    s.addRoute({ destination: "198.18.0.0/24", nic: 1 });
     return s;
   };
-  const a = mk(sniffer, "10.0.0.1/24", "02:00:00:00:00:01", 1);
-  const b = mk(pipe.b, "10.0.0.2/24", "02:00:00:00:00:02", 2);
+  const a = mk(sniffer, "198.18.0.1/24", "02:00:00:00:00:01", 1);
+  const b = mk(pipe.b, "198.18.0.2/24", "02:00:00:00:00:02", 2);
   const pump = () => {
     for (let i = 0; i < 1000 && (pipe.queued > 0 || i === 0); i++) {
       clock.advance(0);
@@ -67,14 +67,14 @@ function run(ethernet: boolean) {
   const ping = newEp(a, ICMPV4_PROTOCOL);
   const msg = new Uint8Array(40);
   msg[0] = 8;
-  ok(ping.write(msg, { to: addr("10.0.0.2", 0) }));
+  ok(ping.write(msg, { to: addr("198.18.0.2", 0) }));
   pump();
   const server = newEp(b, UDP_PROTOCOL);
   ok(server.bind({ port: 7 }));
   const client = newEp(a, UDP_PROTOCOL);
-  ok(client.write(new Uint8Array(100).fill(7), { to: addr("10.0.0.2", 7) }));
-  ok(client.write(new Uint8Array(5000).fill(9), { to: addr("10.0.0.2", 7) })); // 4 fragments
-  ok(client.write(new Uint8Array(10), { to: addr("10.0.0.2", 9) })); // closed port: ICMP back
+  ok(client.write(new Uint8Array(100).fill(7), { to: addr("198.18.0.2", 7) }));
+  ok(client.write(new Uint8Array(5000).fill(9), { to: addr("198.18.0.2", 7) })); // 4 fragments
+  ok(client.write(new Uint8Array(10), { to: addr("198.18.0.2", 9) })); // closed port: ICMP back
   pump();
   sniffer.close();
   return { path, a, b, pipe };

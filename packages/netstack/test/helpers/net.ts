@@ -44,7 +44,7 @@ export interface Pair {
   run(totalMs: number, stepMs?: number): void;
 }
 
-/** Two stacks, 10.0.0.1/24 (a) and 10.0.0.2/24 (b), over a pipe on one ManualClock. */
+/** Two stacks, 198.18.0.1/24 (a) and 198.18.0.2/24 (b), over a pipe on one ManualClock. */
 export function makePair(opts: PairOptions = {}): Pair {
   const clock = new ManualClock();
   const random = new SeededRandom(opts.seed ?? 1);
@@ -75,10 +75,10 @@ export function makePair(opts: PairOptions = {}): Pair {
   }
   a.createNic(1, linkA, { name: "a0" });
   b.createNic(1, linkB, { name: "b0" });
-  a.addAddress(1, "10.0.0.1/24");
-  b.addAddress(1, "10.0.0.2/24");
-  a.addRoute({ destination: "10.0.0.0/24", nic: 1 });
-  b.addRoute({ destination: "10.0.0.0/24", nic: 1 });
+  a.addAddress(1, "198.18.0.1/24");
+  b.addAddress(1, "198.18.0.2/24");
+  a.addRoute({ destination: "198.18.0.0/24", nic: 1 });
+  b.addRoute({ destination: "198.18.0.0/24", nic: 1 });
   const pump = () => {
     for (let i = 0; i < 100_000; i++) {
       clock.advance(0);
@@ -88,7 +88,7 @@ export function makePair(opts: PairOptions = {}): Pair {
     throw new Error("pump did not settle");
   };
   return {
-    clock, a, b, pipe, addrA: Address.from("10.0.0.1"), addrB: Address.from("10.0.0.2"), faultA, faultB, pump,
+    clock, a, b, pipe, addrA: Address.from("198.18.0.1"), addrB: Address.from("198.18.0.2"), faultA, faultB, pump,
     run(totalMs: number, stepMs = 1) {
       for (let t = 0; t < totalMs; t += stepMs) {
         pump();
