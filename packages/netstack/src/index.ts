@@ -26,6 +26,6 @@ export { ipv4, ipv4With, Ipv4Protocol, type Ipv4Options } from "./network/ipv4/i
 export { ipv6, ipv6With, Ipv6Protocol, type Ipv6Options } from "./network/ipv6/index.js";
 export { Ndp, type NdpOptions } from "./network/ndp/index.js";
 export { arp, ArpProtocol } from "./network/arp/index.js";
-export { udp, UdpEndpoint } from "./transport/udp/index.js";
+export { udp, UdpEndpoint, UdpProtocol, setUdpForwarder, UdpForwarder, type UdpForwarderOptions, type UdpForwarderRequest, type UdpForwarderStats } from "./transport/udp/index.js";
 export { icmp, icmp6, PingEndpoint } from "./transport/icmp/index.js";
 export { tcp, tcpWith, TcpEndpoint, TcpState, tcpStateName, type TcpProtocolOptions } from "./transport/tcp/index.js";

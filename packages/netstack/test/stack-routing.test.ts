@@ -148,3 +148,27 @@ describe("fuzzer regressions", () => {
     expect(p.b.stats.icmp.v4.sent.dstUnreachable).toBe(0);
   });
 });
+
+describe("port sharing with listeners", () => {
+  it("lets SO_REUSEADDR endpoints share a port only while none listens on it (Linux)", async () => {
+    const { PortManager } = await import("../src/stack/ports.js");
+    const pm = new PortManager();
+    const a = {};
+    const b = {};
+    const c = {};
+    const ra = { reuseAddr: true, reusePort: false };
+    expect(pm.reserve(6, [0x800], null, 8080, ra, 0, a)).toBe(8080);
+    expect(pm.reserve(6, [0x800], null, 8080, ra, 0, b)).toBe(8080);
+    // b listens while a shares the port through SO_REUSEADDR alone: EADDRINUSE.
+    expect(pm.setListening(6, 8080, b, true)).toBe(Err.PortInUse);
+    pm.release(6, null, 8080, a);
+    expect(pm.setListening(6, 8080, b, true)).toBeNull();
+    // A newcomer cannot share a listening port through SO_REUSEADDR.
+    expect(pm.reserve(6, [0x800], null, 8080, ra, 0, c)).toBe(Err.PortInUse);
+    // SO_REUSEPORT groups still share.
+    const rp = { reuseAddr: false, reusePort: true };
+    expect(pm.reserve(6, [0x800], null, 9090, rp, 0, a)).toBe(9090);
+    expect(pm.setListening(6, 9090, a, true)).toBeNull();
+    expect(pm.reserve(6, [0x800], null, 9090, rp, 0, c)).toBe(9090);
+  });
+});

@@ -18,6 +18,8 @@ interface Reservation {
   flags: PortFlags;
   device: number;
   owner: object;
+  /** A TCP listener: SO_REUSEADDR no longer lets others share the port (Linux). */
+  listening: boolean;
 }
 
 export class PortManager {
@@ -40,19 +42,35 @@ export class PortManager {
 
   /** True when a new reservation with these parameters would not conflict. */
   isAvailable(transProto: number, netProtos: readonly number[], addr: Address | null, port: number,
-    flags: PortFlags, device: number): boolean {
+    flags: PortFlags, device: number, listening = false, except: object | null = null): boolean {
     const list = this.reservations.get(transProto * 65536 + port);
     if (!list) return true;
     if (addr?.isV4Mapped) addr = addr.unmapped();
     for (const r of list) {
+      if (r.owner === except) continue;
       if (!overlapProtos(r.netProtos, netProtos)) continue;
       if (r.device !== 0 && device !== 0 && r.device !== device) continue;
       if (r.addr && addr && !r.addr.equals(addr)) continue;
-      if (r.flags.reuseAddr && flags.reuseAddr) continue;
+      // Linux: SO_REUSEADDR shares a port only while neither side is listening on it.
+      if (r.flags.reuseAddr && flags.reuseAddr && !r.listening && !listening) continue;
       if (r.flags.reusePort && flags.reusePort) continue;
       return false;
     }
     return true;
+  }
+
+  /**
+   * Marks `owner`'s reservation of `port` as a listener (or not). Linux's listen() fails with
+   * EADDRINUSE when another socket shares the port through SO_REUSEADDR only.
+   */
+  setListening(transProto: number, port: number, owner: object, listening: boolean): TcpipError | null {
+    const list = this.reservations.get(transProto * 65536 + port);
+    const r = list?.find((x) => x.owner === owner);
+    if (!r) return null;
+    if (listening && !this.isAvailable(transProto, r.netProtos, r.addr, port, r.flags, r.device, true, owner))
+      return Err.PortInUse;
+    r.listening = listening;
+    return null;
   }
 
   reserve(transProto: number, netProtos: readonly number[], addr: Address | null, port: number,
@@ -68,7 +86,7 @@ export class PortManager {
     const key = transProto * 65536 + port;
     let list = this.reservations.get(key);
     if (!list) this.reservations.set(key, (list = []));
-    list.push({ addr: addr?.isV4Mapped ? addr.unmapped() : addr, netProtos, flags: { ...flags }, device, owner });
+    list.push({ addr: addr?.isV4Mapped ? addr.unmapped() : addr, netProtos, flags: { ...flags }, device, owner, listening: false });
     return port;
   }
 

@@ -124,6 +124,12 @@ export interface StackServices {
   releasePort(transProto: number, netProtos: readonly number[], addr: Address | null, port: number,
     owner: object): void;
   /**
+   * Marks `owner`'s reservation of `port` as listening (TCP listen) or not; Err.PortInUse when
+   * another endpoint shares the port through SO_REUSEADDR alone (Linux refuses that listen()).
+   * Optional so that test doubles of the stack need not provide it.
+   */
+  setPortListening?(transProto: number, port: number, owner: object, listening: boolean): TcpipError | null;
+  /**
    * Picks an ephemeral port starting at a position derived from `hint` (RFC 6056 style) and
    * returns the first one for which `tryPort` returns true.
    */

@@ -370,6 +370,10 @@ export class Stack implements NetworkStackServices, NicHost {
     this.ports.release(transProto, addr, port, owner);
   }
 
+  setPortListening(transProto: number, port: number, owner: object, listening: boolean): TcpipError | null {
+    return this.ports.setListening(transProto, port, owner, listening);
+  }
+
   pickEphemeralPort(hint: number, tryPort: (port: number) => boolean): number | TcpipError {
     return this.ports.pickEphemeral(hint, tryPort);
   }

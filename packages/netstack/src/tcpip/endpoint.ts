@@ -84,6 +84,8 @@ export interface SockOptions {
   receiveTos: boolean;
   receiveTtl: boolean;
   receivePacketInfo: boolean;
+  /** IP_TRANSPARENT: bind to (and send from) addresses that are not the stack's own. */
+  transparent: boolean;
   // IPPROTO_TCP
   noDelay: boolean;
   cork: boolean;

@@ -37,6 +37,11 @@ export class Icmpv4 {
   answerBroadcastEcho = false;
   /** Answer echo requests at all (Linux icmp_echo_ignore_all=0: yes). */
   answerEcho = true;
+  /**
+   * Transparent mode: on a promiscuous NIC, answer echo requests sent to any address, from that
+   * address (the NIC must also allow spoofing). Off: such requests are not answered.
+   */
+  answerTransparentEcho = true;
 
   constructor(
     private readonly ip: Ipv4Protocol,
@@ -64,6 +69,8 @@ export class Icmpv4 {
       case ICMPV4_ECHO_REQUEST:
         rs.echoRequest++;
         if (!this.answerEcho || (broadcast && !this.answerBroadcastEcho)) return;
+        if (!broadcast && !nic.hasAddress(pkt.buf, pkt.dstAddrOff, 4) && !nic.isLoopback &&
+          !(nic.promiscuous && this.answerTransparentEcho)) return;
         this.sendEchoReply(nic, pkt);
         return;
       case ICMPV4_ECHO_REPLY:
@@ -135,8 +142,11 @@ export class Icmpv4 {
     const st = this.ip.stack;
     const b = req.buf;
     const dst = Address.fromBytes(b, req.srcAddrOff, 4);
-    // Reply from the address the request was sent to when it is ours, else from the NIC's.
-    const local = nic.hasAddress(b, req.dstAddrOff, 4) ? Address.fromBytes(b, req.dstAddrOff, 4) : nic.primaryAddress(4);
+    // Reply from the address the request was sent to when it is ours (or, in transparent mode,
+    // whatever it was), else (a broadcast) from the NIC's own address.
+    const unicastToUs = nic.hasAddress(b, req.dstAddrOff, 4) || (nic.promiscuous && !nic.isBroadcast(b, req.dstAddrOff, 4) &&
+      (b[req.dstAddrOff]! & 0xf0) !== 0xe0);
+    const local = unicastToUs ? Address.fromBytes(b, req.dstAddrOff, 4) : nic.primaryAddress(4);
     const route = st.findRoute(nic.id, local, dst, IPV4_PROTOCOL);
     if (!(route && "writePacket" in route)) {
       st.stats.icmp.v4.sent.dropped++;

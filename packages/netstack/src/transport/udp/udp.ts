@@ -79,7 +79,7 @@ export class UdpEndpoint implements Endpoint, TransportEndpointHandler {
   private readonly opts = {
     reuseAddress: false, reusePort: false, broadcast: false, receiveBufferSize: UDP_DEFAULT_BUFFER,
     sendBufferSize: UDP_DEFAULT_BUFFER, bindToDevice: 0, ttl: -1, tos: 0, v6Only: false, receiveTos: false,
-    receiveTtl: false, receivePacketInfo: false,
+    receiveTtl: false, receivePacketInfo: false, transparent: false,
   };
 
   constructor(
@@ -112,7 +112,8 @@ export class UdpEndpoint implements Endpoint, TransportEndpointHandler {
     if (local && local.isV4Mapped && local.unmapped().isUnspecified) local = null;
     // Binding to a multicast or broadcast address is allowed (to receive that group only);
     // otherwise the address must be one of ours.
-    if (local && !local.isMulticast && !local.isV4Broadcast && this.stack.nicForAddress(local, addr.nic) === 0)
+    if (local && !local.isMulticast && !local.isV4Broadcast && !this.opts.transparent &&
+      this.stack.nicForAddress(local, addr.nic) === 0)
       return Err.BadLocalAddress;
     const device = addr.nic ?? this.opts.bindToDevice;
     const port = this.stack.reservePort(this.transProto, protos, local, addr.port, this.portFlags(), device, this);
@@ -530,7 +531,7 @@ export class UdpEndpoint implements Endpoint, TransportEndpointHandler {
     let v: unknown;
     switch (name) {
       case "reuseAddress": case "reusePort": case "broadcast": case "bindToDevice": case "tos": case "receiveTos":
-      case "receiveTtl": case "receivePacketInfo":
+      case "receiveTtl": case "receivePacketInfo": case "transparent":
         v = o[name as keyof typeof o];
         break;
       case "receiveBufferSize":
@@ -568,7 +569,7 @@ export class UdpEndpoint implements Endpoint, TransportEndpointHandler {
     const o = this.opts;
     switch (name) {
       case "reuseAddress": case "reusePort": case "broadcast": case "receiveTos": case "receiveTtl":
-      case "receivePacketInfo":
+      case "receivePacketInfo": case "transparent":
         if (typeof value !== "boolean") return Err.InvalidOptionValue;
         (o as Record<string, unknown>)[name] = value;
         return null;
@@ -623,7 +624,13 @@ export class UdpProtocol implements TransportProtocol {
   readonly number = UDP_PROTOCOL;
   readonly minimumPacketSize = UDP_HEADER;
 
-  constructor(private readonly stack: StackServices) {}
+  /**
+   * Transparent mode: called for a valid datagram no endpoint owns, before ICMP port
+   * unreachable would be sent; returns true when it took the datagram (see forwarder.ts).
+   */
+  forwarder: { handle(pkt: PacketBuffer): boolean } | null = null;
+
+  constructor(readonly stack: StackServices) {}
 
   newEndpoint(netProto: number, wq: WaiterQueue): Endpoint | TcpipError {
     return new UdpEndpoint(this.stack, netProto, wq);
@@ -640,6 +647,7 @@ export class UdpProtocol implements TransportProtocol {
       s.checksumErrors++;
       return "handled";
     }
+    if (this.forwarder?.handle(pkt)) return "handled";
     s.unknownPortErrors++;
     return "port-unreachable";
   }
