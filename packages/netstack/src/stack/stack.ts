@@ -413,17 +413,10 @@ export class Stack implements NetworkStackServices, NicHost {
     if (len < tp.minimumPacketSize) return "malformed";
     const b = pkt.buf;
     const o = pkt.start;
-    let srcPort: number;
-    let dstPort: number;
-    if (tp.ports) {
-      const p = tp.ports(b, o, len);
-      if (p < 0) return "malformed";
-      srcPort = p >>> 16;
-      dstPort = p & 0xffff;
-    } else {
-      srcPort = (b[o]! << 8) | b[o + 1]!;
-      dstPort = (b[o + 2]! << 8) | b[o + 3]!;
-    }
+    const ports = transportPorts(tp, b, o, len);
+    if (ports < 0) return "malformed";
+    const srcPort = ports >>> 16;
+    const dstPort = ports & 0xffff;
     pkt.transportProtocol = transProto;
     pkt.transportHeader = o;
     if (broadcast) {
@@ -463,17 +456,10 @@ export class Stack implements NetworkStackServices, NicHost {
     if (len < 4) return;
     const b = pkt.buf;
     const o = pkt.start;
-    let srcPort: number;
-    let dstPort: number;
-    if (tp.ports) {
-      const p = tp.ports(b, o, len);
-      if (p < 0) return;
-      srcPort = p >>> 16;
-      dstPort = p & 0xffff;
-    } else {
-      srcPort = (b[o]! << 8) | b[o + 1]!;
-      dstPort = (b[o + 2]! << 8) | b[o + 3]!;
-    }
+    const ports = transportPorts(tp, b, o, len);
+    if (ports < 0) return;
+    const srcPort = ports >>> 16;
+    const dstPort = ports & 0xffff;
     // The quoted packet went from us (src) to them (dst): look it up from our side.
     const eps = this.demux.lookup(transProto, pkt.networkProtocol, b, pkt.dstAddrOff, pkt.srcAddrOff, pkt.addrLen,
       dstPort, srcPort, pkt.nicId);
@@ -512,6 +498,13 @@ export class Stack implements NetworkStackServices, NicHost {
     const n = this.nics.get(nic.id);
     n?.neighborCache(netProto).confirm(addr, linkAddress, create);
   }
+}
+
+/** (srcPort << 16 | dstPort) of the transport header at b[o], or -1 when unreadable. */
+function transportPorts(tp: TransportProtocol, b: Uint8Array, o: number, len: number): number {
+  if (tp.ports) return tp.ports(b, o, len);
+  if (len < 4) return -1;
+  return (((b[o]! << 8) | b[o + 1]!) * 65536) + ((b[o + 2]! << 8) | b[o + 3]!);
 }
 
 function copyMeta(from: PacketBuffer, to: PacketBuffer): void {
