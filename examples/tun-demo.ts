@@ -2,13 +2,13 @@
  * The TUN demo (`npm run demo` as root): netstack-ts meets the Linux kernel.
  *
  * 1. Creates a private network namespace (`nsdemo-<pid>`), deleted at the end whatever happens.
- * 2. Starts the echo server inside it on a TUN device: the userspace stack is 198.18.0.2, the
- *    kernel's side of the device 198.18.0.1.
+ * 2. Starts the echo server inside it on a TUN device: the userspace stack is 198.18.0.2 and
+ *    fd00:198:18::2, the kernel's side of the device 198.18.0.1 and fd00:198:18::1.
  * 3. From the kernel's own sockets in that namespace: pings the stack, sends UDP and TCP data and
- *    verifies the echoes.
+ *    verifies the echoes, over IPv4 and over IPv6.
  * 4. Prints a short summary and the stack's counters, then deletes the namespace.
  *
- * Nothing leaves the namespace: only 198.18.0.0/24 is used, inside it.
+ * Nothing leaves the namespace: only 198.18.0.0/24 and fd00:198:18::/64 are used, inside it.
  * The same file is the kernel-side client when started with `--client` (Node's dgram and net
  * sockets are the kernel's sockets).
  */
@@ -22,29 +22,31 @@ import { fileURLToPath } from "node:url";
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const STACK = "198.18.0.2";
 const KERNEL = "198.18.0.1";
+const STACK6 = "fd00:198:18::2";
+const KERNEL6 = "fd00:198:18::1";
 const PORT = 7;
 
 // ------------------------------------------------------------------ kernel-side client (--client)
 
-async function udpEcho(text: string): Promise<string> {
-  const s = createSocket("udp4");
+async function udpEcho(text: string, host: string): Promise<string> {
+  const s = createSocket(host.includes(":") ? "udp6" : "udp4");
   try {
     return await new Promise<string>((res, rej) => {
       const t = setTimeout(() => rej(new Error("no UDP echo within 3 s")), 3000);
       s.once("message", (m) => { clearTimeout(t); res(m.toString()); });
       s.once("error", rej);
-      s.send(text, PORT, STACK);
+      s.send(text, PORT, host);
     });
   } finally {
     s.close();
   }
 }
 
-async function tcpEcho(bytes: number): Promise<{ ok: boolean; ms: number }> {
+async function tcpEcho(bytes: number, host: string): Promise<{ ok: boolean; ms: number }> {
   const data = randomBytes(bytes);
   const t0 = performance.now();
   return new Promise((res, rej) => {
-    const sock = connect({ host: STACK, port: PORT });
+    const sock = connect({ host, port: PORT });
     const h = createHash("sha256");
     let got = 0;
     const t = setTimeout(() => { sock.destroy(); rej(new Error("TCP echo did not finish within 20 s")); }, 20_000);
@@ -60,11 +62,12 @@ async function tcpEcho(bytes: number): Promise<{ ok: boolean; ms: number }> {
 }
 
 async function client(withTcp: boolean): Promise<void> {
-  const out: Record<string, unknown> = {};
+  const out: Record<string, unknown[]> = { udp: [], tcp: [] };
   const texts = ["hello from the Linux kernel", "netstack-ts echoes you"];
-  out.udp = [];
-  for (const text of texts) (out.udp as unknown[]).push({ sent: text, echoed: await udpEcho(text) });
-  if (withTcp) out.tcp = { bytes: 1 << 20, ...(await tcpEcho(1 << 20)) };
+  for (const host of [STACK, STACK6]) {
+    for (const text of texts) out.udp!.push({ host, sent: text, echoed: await udpEcho(text, host) });
+    if (withTcp) out.tcp!.push({ host, bytes: 1 << 20, ...(await tcpEcho(1 << 20, host)) });
+  }
   console.log(JSON.stringify(out));
 }
 
@@ -83,6 +86,19 @@ for seq in range(1, 4):
     while select.select([s], [], [], 2)[0]:
         d = s.recv(2048); d = d[(d[0] & 15) * 4:]
         if d[0] == 0 and struct.unpack("!HH", d[4:8]) == (77, seq) and d[8:] == body:
+            rtt = (time.perf_counter() - t0) * 1000; break
+    print("reply seq=%d time=%.2f ms" % (seq, rtt) if rtt is not None else "no reply seq=%d" % seq, flush=True)
+`;
+
+const PING6_PY = `
+import socket, struct, time, select, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)  # the kernel fills the checksum
+for seq in range(1, 4):
+    body = bytes(range(56)); pkt = struct.pack("!BBHHH", 128, 0, 0, 78, seq) + body
+    t0 = time.perf_counter(); s.sendto(pkt, (sys.argv[1], 0)); rtt = None
+    while select.select([s], [], [], 2)[0]:
+        d = s.recv(2048)
+        if d[0] == 129 and struct.unpack("!HH", d[4:8]) == (78, seq) and d[8:] == body:
             rtt = (time.perf_counter() - t0) * 1000; break
     print("reply seq=%d time=%.2f ms" % (seq, rtt) if rtt is not None else "no reply seq=%d" % seq, flush=True)
 `;
@@ -118,7 +134,8 @@ async function demo(): Promise<number> {
     sh("ip", ["-n", ns, "link", "set", "lo", "up"]);
 
     server = spawn("ip", ["netns", "exec", ns, process.execPath, "--import", "tsx", join(REPO, "packages/link-tun/src/cli.ts"),
-      "echo", "--tun", "demo0", "--addr", `${STACK}/24`, "--host-addr", `${KERNEL}/24`, "--port", String(PORT), "--stats"],
+      "echo", "--tun", "demo0", "--addr", `${STACK}/24`, "--host-addr", `${KERNEL}/24`, "--addr6", `${STACK6}/64`,
+      "--host-addr6", `${KERNEL6}/64`, "--port", String(PORT), "--stats"],
       { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
@@ -136,29 +153,35 @@ async function demo(): Promise<number> {
     });
     console.log(`  server  ${readyLine.replace(/^READY /, "")}`);
 
-    const ping = sh("ip", ["netns", "exec", ns, "python3", "-c", PING_PY, STACK]);
-    const replies = ping.out.trim().split("\n").filter(Boolean);
-    if (ping.ok) for (const l of replies) console.log(`  ping    ${KERNEL} -> ${STACK}  ${l}`);
-    else console.log(`  ping    (skipped: python3 could not run: ${ping.err.trim().split("\n").pop()})`);
+    const replies: string[] = [];
+    for (const [py, from, to, label] of [[PING_PY, KERNEL, STACK, "ping "], [PING6_PY, KERNEL6, STACK6, "ping6"]]) {
+      const ping = sh("ip", ["netns", "exec", ns, "python3", "-c", py!, to!]);
+      const lines = ping.out.trim().split("\n").filter(Boolean);
+      replies.push(...(ping.ok ? lines : ["no reply"]));
+      if (ping.ok) for (const l of lines) console.log(`  ${label}   ${from} -> ${to}  ${l}`);
+      else console.log(`  ${label}   (failed: ${ping.err.trim().split("\n").pop()})`);
+    }
 
     const c = sh("ip", ["netns", "exec", ns, process.execPath, "--import", "tsx", fileURLToPath(import.meta.url), "--client",
       hasTcp ? "--tcp" : "--no-tcp"]);
     if (!c.ok) throw new Error(`kernel-side client failed: ${c.err.trim()}`);
     const res = JSON.parse(c.out.trim().split("\n").pop()!) as {
-      udp: { sent: string; echoed: string }[];
-      tcp?: { bytes: number; ok: boolean; ms: number };
+      udp: { host: string; sent: string; echoed: string }[];
+      tcp: { host: string; bytes: number; ok: boolean; ms: number }[];
     };
+    const peer = (host: string) => (host.includes(":") ? `${KERNEL6} -> [${host}]:${PORT}` : `${KERNEL} -> ${host}:${PORT}`);
     let allOk = replies.length > 0 && replies.every((l) => l.startsWith("reply"));
     for (const u of res.udp) {
       const ok = u.sent === u.echoed;
       allOk &&= ok;
-      console.log(`  udp     ${KERNEL} -> ${STACK}:${PORT}  sent ${JSON.stringify(u.sent)}, echoed ${JSON.stringify(u.echoed)}${ok ? "" : "  MISMATCH"}`);
+      console.log(`  udp     ${peer(u.host)}  sent ${JSON.stringify(u.sent)}, echoed ${JSON.stringify(u.echoed)}${ok ? "" : "  MISMATCH"}`);
     }
-    if (res.tcp) {
-      allOk &&= res.tcp.ok;
-      console.log(`  tcp     ${KERNEL} -> ${STACK}:${PORT}  echoed ${res.tcp.bytes} bytes in ${res.tcp.ms.toFixed(1)} ms, ` +
-        `contents ${res.tcp.ok ? "verified (sha256)" : "DIFFER"}`);
-    } else console.log("  tcp     (the stack has no TCP yet)");
+    for (const t of res.tcp) {
+      allOk &&= t.ok;
+      console.log(`  tcp     ${peer(t.host)}  echoed ${t.bytes} bytes in ${t.ms.toFixed(1)} ms, ` +
+        `contents ${t.ok ? "verified (sha256)" : "DIFFER"}`);
+    }
+    if (!hasTcp) console.log("  tcp     (the stack has no TCP yet)");
 
     server.kill("SIGTERM");
     const code = await exited;
