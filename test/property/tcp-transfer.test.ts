@@ -11,6 +11,11 @@
  *  3. once TIME-WAIT is over no timer is armed and no endpoint is left in either stack,
  *  4. all of it within a bounded virtual time.
  *
+ * TCP part 2: each stack's options vary independently (window scaling, timestamps, SACK, CUBIC
+ * or NewReno; mismatched sides exercise the negotiation), the initial sequence numbers may sit
+ * just below 2^32 so every stream wraps, and a second property adds jitter deep enough to
+ * reorder many segments (where SACK recovery does the work).
+ *
  * Fixed seed, 300 runs. `FC_SEED=<n>` replays another seed, `FC_RUNS=<n>` changes the count,
  * `FC_QUICK=1` skips shrinking; a failure prints the seed, the counterexample path and the
  * command that replays it.
@@ -21,7 +26,8 @@ import fc from "fast-check";
 import {
   Pattern, Reader, TcpPair, Writer, addr, expectNull, newTcp, B,
 } from "../../packages/netstack/test/helpers/tcp-harness.js";
-import { TcpState, type TcpEndpoint } from "../../packages/netstack/src/transport/tcp/index.js";
+import { TcpState, type TcpEndpoint, type TcpProtocol } from "../../packages/netstack/src/transport/tcp/index.js";
+import type { Stack } from "../../packages/netstack/src/stack/stack.js";
 import { isError } from "../../packages/netstack/src/tcpip/errors.js";
 import type { Faults } from "../../packages/netstack/src/link/fault.js";
 import type { Timer } from "../../packages/netstack/src/clock/clock.js";
@@ -56,7 +62,19 @@ interface SideSpec {
   abortAtByte: number;
 }
 
+/** One stack's TCP part 2 options. */
+interface TcpOpts {
+  windowScaling: boolean;
+  timestamps: boolean;
+  sack: boolean;
+  congestionControl: string;
+}
+
 export interface Scenario {
+  /** Per-stack options (a: client, b: server) and whether both ISNs start just below 2^32. */
+  optsA?: TcpOpts;
+  optsB?: TcpOpts;
+  nearWrap?: boolean;
   seed: number;
   mtu: number;
   faultsA: Partial<Faults>;
@@ -96,8 +114,18 @@ const sideArb: fc.Arbitrary<SideSpec> = fc.record({
   abortAtByte: fc.integer({ min: 0, max: 1_000_000 }),
 });
 
+const optsArb: fc.Arbitrary<TcpOpts> = fc.record({
+  windowScaling: fc.boolean(),
+  timestamps: fc.boolean(),
+  sack: fc.boolean(),
+  congestionControl: fc.constantFrom("cubic", "reno"),
+});
+
 const scenarioArb: fc.Arbitrary<Scenario> = fc
   .record({
+    optsA: optsArb,
+    optsB: optsArb,
+    nearWrap: fc.boolean(),
     seed: fc.integer({ min: 1, max: 0x7fffffff }),
     mtu: fc.constantFrom(576, 1280, 1500, 9000),
     faultsA: faultsArb,
@@ -200,12 +228,24 @@ function hashOfPrefix(pattern: Pattern, n: number): string {
   return h.digest("hex");
 }
 
+/** Sets a stack's TCP options; with `wrapSeed`, its ISNs start within 64 KiB below 2^32. */
+function applyTcpOpts(stack: Stack, o: TcpOpts | undefined, wrapSeed: number | null): void {
+  const proto = stack.transportProtocol(6) as unknown as TcpProtocol;
+  if (o) Object.assign(proto.options, o);
+  if (wrapSeed !== null) {
+    const isn = (0x100000000 - 1 - (wrapSeed % 65536)) >>> 0;
+    proto.isn.generate = () => isn;
+  }
+}
+
 export function runScenario(s: Scenario, inspect?: (pair: TcpPair) => void): void {
   // During the handshake loss is capped at 10 %: at 30 % each way every ACK of the SYN-ACK can
   // be lost (about 1 % of handshakes), leaving a correct but useless half-open connection that
   // the stream invariants cannot judge. The full faults apply once the connection is up.
   const handshakeFaults = (f: Partial<Faults>) => (s.faultsAfterHandshake ? {} : { ...f, loss: Math.min(f.loss ?? 0, 0.1) });
   const pair = new TcpPair({ seed: s.seed, mtu: s.mtu, faultsA: handshakeFaults(s.faultsA), faultsB: handshakeFaults(s.faultsB) });
+  applyTcpOpts(pair.a, s.optsA, s.nearWrap ? s.seed : null);
+  applyTcpOpts(pair.b, s.optsB, s.nearWrap ? s.seed ^ 0x1234 : null);
   inspect?.(pair);
   const listener = newTcp(pair.b);
   const client = newTcp(pair.a);
@@ -289,7 +329,28 @@ export function runScenario(s: Scenario, inspect?: (pair: TcpPair) => void): voi
   pair.close();
 }
 
+/** Deep reordering: jitter of up to 60 ms on a 5-30 ms path reorders many segments at once. */
+const deepReorderArb: fc.Arbitrary<Scenario> = scenarioArb.chain((s) =>
+  fc.record({ jA: fc.integer({ min: 20, max: 60 }), jB: fc.integer({ min: 20, max: 60 }), sack: fc.boolean() }).map(({ jA, jB, sack }) => ({
+    ...s,
+    optsA: { ...s.optsA!, sack },
+    optsB: { ...s.optsB!, sack },
+    faultsA: { ...s.faultsA, loss: Math.min(s.faultsA.loss ?? 0, 0.05), jitterMs: jA, delayMs: 5 + ((s.faultsA.delayMs ?? 0) % 26) },
+    faultsB: { ...s.faultsB, loss: Math.min(s.faultsB.loss ?? 0, 0.05), jitterMs: jB, delayMs: 5 + ((s.faultsB.delayMs ?? 0) % 26) },
+  })));
+
 describe("TCP transfer over a faulty link (property)", () => {
+  it("delivers both streams intact with reordering deep enough to need SACK, options and wrap varied", () => {
+    const runs = Math.max(1, Math.floor(RUNS / 5));
+    try {
+      fc.assert(fc.property(deepReorderArb, (s) => runScenario(s)), { seed: SEED, numRuns: runs, endOnFailure: QUICK });
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      const path = /path: "([^"]+)"/.exec(msg)?.[1];
+      throw new Error(`${msg}\n\nseed ${SEED}${path ? `, path ${path}` : ""}\nreplay: FC_SEED=${SEED} npx vitest run ${FILE}`);
+    }
+  });
+
   it("delivers both byte streams intact and in order, ends CLOSED/TIME-WAIT, leaks nothing, in bounded time", () => {
     try {
       fc.assert(fc.property(scenarioArb, (s) => runScenario(s)), { seed: SEED, numRuns: RUNS, endOnFailure: QUICK });

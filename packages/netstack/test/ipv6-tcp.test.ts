@@ -97,13 +97,14 @@ function transfer(p: Pair6, from: Endpoint, to: Endpoint, total: number, each?: 
 const transports = [tcp, udp, icmp6];
 
 describe("TCP over IPv6", () => {
-  it("transfers 16 MiB over a pipe with contents verified, with MSS = MTU - 60", () => {
+  it("transfers 16 MiB over a pipe with contents verified, with MSS = MTU - 60 (less 12 bytes of timestamps per segment)", () => {
     const p = makePair6({ transports, queueSize: 1 << 16 });
     const { client, server, peer } = connect(p, "fd00::2");
     expect(peer.addr?.toString()).toBe("fd00::1");
     expect(ok(client.getLocalAddress()).addr?.toString()).toBe("fd00::1");
-    expect((ok(client.getSockOpt("tcpInfo")) as TcpInfo).sndMss).toBe(1500 - 60);
-    expect((ok(server.getSockOpt("tcpInfo")) as TcpInfo).sndMss).toBe(1500 - 60);
+    // Like Linux's tcpi_snd_mss: the payload per segment, after the timestamps option (RFC 7323).
+    expect((ok(client.getSockOpt("tcpInfo")) as TcpInfo).sndMss).toBe(1500 - 60 - 12);
+    expect((ok(server.getSockOpt("tcpInfo")) as TcpInfo).sndMss).toBe(1500 - 60 - 12);
     const r = transfer(p, client, server, 16 << 20);
     expect(r.bytes).toBe(16 << 20);
     expect(r.received).toBe(r.sent);
@@ -123,8 +124,8 @@ describe("TCP over IPv6", () => {
     const p = makePair6({ transports, queueSize: 1 << 16, wrapA: (l) => router.wrap(l) });
     router.clock = p.clock;
     const { client, server } = connect(p, "fd00::2");
-    expect((ok(client.getSockOpt("tcpInfo")) as TcpInfo).sndMss).toBe(1440);
-    let mssSeen = 1440;
+    expect((ok(client.getSockOpt("tcpInfo")) as TcpInfo).sndMss).toBe(1428); // 1440 less timestamps
+    let mssSeen = 1428;
     let sentWhenClamped = 0;
     // Half a mebibyte at full size, then the path shrinks to 1280 bytes.
     const total = 4 << 20;
@@ -139,19 +140,14 @@ describe("TCP over IPv6", () => {
     expect(sentWhenClamped).toBeGreaterThan(0);
     expect(router.dropped).toBeGreaterThan(0);
     expect(p.a.stats.icmp.v6.received.packetTooBig).toBeGreaterThan(0);
-    expect(mssSeen).toBe(1280 - 60);
+    expect(mssSeen).toBe(1280 - 60 - 12);
     expect(router.largestPassedAfterClamp).toBeLessThanOrEqual(1280);
   });
 });
 
-/**
- * These three need TCP to adopt the dual-stack mechanism of stack/dualstack.ts (register under
- * endpointNetProtos(), report packetSourceAddress(), keep v6Only). Until it does they fail, and
- * `it.fails` records that: when TCP adopts it, they pass, `it.fails` turns red, and they become
- * plain `it` tests.
- */
+/** TCP's use of the dual-stack mechanism of stack/dualstack.ts (endpointNetProtos, packetSourceAddress, v6Only). */
 describe("dual-stack TCP listeners (RFC 3493 §3.7)", () => {
-  it.fails("an IPv6 listener that is not v6-only accepts an IPv4 client and reports it as ::ffff:a.b.c.d", () => {
+  it("an IPv6 listener that is not v6-only accepts an IPv4 client and reports it as ::ffff:a.b.c.d", () => {
     const p = makePair6({ transports });
     const { client, server, peer } = connect(p, "10.0.0.2", { clientProto: IPV4_PROTOCOL });
     expect(peer.addr?.toString()).toBe("::ffff:10.0.0.1");
@@ -159,10 +155,10 @@ describe("dual-stack TCP listeners (RFC 3493 §3.7)", () => {
     expect(ok(server.getLocalAddress()).addr?.toString()).toBe("::ffff:10.0.0.2");
     const r = transfer(p, client, server, 256 << 10);
     expect(r.received).toBe(r.sent);
-    expect((ok(server.getSockOpt("tcpInfo")) as TcpInfo).sndMss).toBe(1460); // an IPv4 path
+    expect((ok(server.getSockOpt("tcpInfo")) as TcpInfo).sndMss).toBe(1460 - 12); // an IPv4 path, timestamps
   });
 
-  it.fails("with v6-only set, the same IPv4 client is refused", () => {
+  it("with v6-only set, the same IPv4 client is refused", () => {
     const p = makePair6({ transports });
     const listener = newTcp(p, "b");
     ok(listener.setSockOpt("v6Only", true));
@@ -175,7 +171,41 @@ describe("dual-stack TCP listeners (RFC 3493 §3.7)", () => {
     expect(listener.accept()).toBe(Err.WouldBlock);
   });
 
-  it.fails("an IPv6 client connects to a v4-mapped address over IPv4", () => {
+  it("IPV6_V6ONLY: false by default, settable only before bind; IPv4 endpoints do not have it", () => {
+    const p = makePair6({ transports });
+    const e6 = newTcp(p, "b");
+    expect(e6.getSockOpt("v6Only")).toBe(false);
+    expect(e6.setSockOpt("v6Only", true)).toBeNull();
+    expect(e6.getSockOpt("v6Only")).toBe(true);
+    expect(e6.bind({ port: 80 })).toBeNull();
+    expect(e6.setSockOpt("v6Only", false)).toBe(Err.InvalidEndpointState);
+    const e4 = newTcp(p, "b", IPV4_PROTOCOL);
+    expect(e4.getSockOpt("v6Only")).toBe(Err.UnknownProtocolOption);
+    expect(e4.setSockOpt("v6Only", true)).toBe(Err.UnknownProtocolOption);
+  });
+
+  it("a dual-stack wildcard bind reserves the port for IPv4 too; a v6-only one does not (RFC 3493 §5.3)", () => {
+    const p = makePair6({ transports });
+    const dual = newTcp(p, "b");
+    expect(dual.bind({ port: 80 })).toBeNull();
+    expect(newTcp(p, "b", IPV4_PROTOCOL).bind({ port: 80 })).toBe(Err.PortInUse);
+    const only = newTcp(p, "b");
+    ok(only.setSockOpt("v6Only", true));
+    expect(only.bind({ port: 81 })).toBeNull();
+    expect(newTcp(p, "b", IPV4_PROTOCOL).bind({ port: 81 })).toBeNull();
+    // Closing the dual-stack endpoint frees the port under both protocols.
+    dual.close();
+    expect(newTcp(p, "b", IPV4_PROTOCOL).bind({ port: 80 })).toBeNull();
+  });
+
+  it("a v6-only endpoint cannot connect to a v4-mapped address (network unreachable, like Linux)", () => {
+    const p = makePair6({ transports });
+    const c = newTcp(p, "a");
+    ok(c.setSockOpt("v6Only", true));
+    expect(c.connect(at("::ffff:10.0.0.2", 80))).toBe(Err.NetworkUnreachable);
+  });
+
+  it("an IPv6 client connects to a v4-mapped address over IPv4", () => {
     const p = makePair6({ transports });
     const listener = newTcp(p, "b", IPV4_PROTOCOL);
     expect(listener.bind({ port: 80 })).toBeNull();

@@ -10,7 +10,7 @@ import type { TcpInfo } from "../src/tcpip/endpoint.js";
 import { TcpState } from "../src/transport/tcp/index.js";
 
 describe("socket options", () => {
-  it("SO_RCVBUF / SO_SNDBUF: defaults, doubled on set, Linux's minimums and rmem_max/wmem_max caps", () => {
+  it("SO_RCVBUF / SO_SNDBUF: defaults, doubled on set, Linux's minimums and rmem_max/wmem_max (4 MiB) caps", () => {
     const peer = new TcpPeer();
     const ep = newTcp(peer.stack);
     expect(ep.getSockOpt("receiveBufferSize")).toBe(131072);
@@ -20,7 +20,7 @@ describe("socket options", () => {
     expectNull(ep.setSockOpt("receiveBufferSize", 10));
     expect(ep.getSockOpt("receiveBufferSize")).toBe(2304);
     expectNull(ep.setSockOpt("receiveBufferSize", 10_000_000));
-    expect(ep.getSockOpt("receiveBufferSize")).toBe(2 * 212992);
+    expect(ep.getSockOpt("receiveBufferSize")).toBe(2 * 4194304); // rmem_max 4 MiB, doubled
     expectNull(ep.setSockOpt("sendBufferSize", 10));
     expect(ep.getSockOpt("sendBufferSize")).toBe(4608);
     expect(ep.setSockOpt("sendBufferSize", 1.5)).toBe(Err.InvalidOptionValue);
@@ -72,12 +72,13 @@ describe("socket options", () => {
     expect(c.ep.getSockOpt("maxSegment")).toBe(1000);
   });
 
-  it("TCP_CONGESTION is \"reno\"; unknown algorithms are refused", () => {
+  it("TCP_CONGESTION is \"cubic\" by default (as Linux), \"reno\" selectable; unknown algorithms are refused", () => {
     const peer = new TcpPeer();
     const ep = newTcp(peer.stack);
-    expect(ep.getSockOpt("congestionControl")).toBe("reno");
+    expect(ep.getSockOpt("congestionControl")).toBe("cubic");
     expect(ep.setSockOpt("congestionControl", "vegas")).toBe(Err.InvalidOptionValue);
     expectNull(ep.setSockOpt("congestionControl", "reno"));
+    expect(ep.getSockOpt("congestionControl")).toBe("reno");
   });
 
   it("keepalive options are seconds and validated like Linux (1..32767, count 1..127)", () => {

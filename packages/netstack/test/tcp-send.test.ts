@@ -281,7 +281,7 @@ describe("retransmission timeout (RFC 6298)", () => {
 
 describe("fast retransmit and NewReno (RFC 5681 §3.2, RFC 6582)", () => {
   it("retransmits after three duplicate ACKs, deflates cwnd, handles a partial ACK, and leaves recovery on the full ACK", () => {
-    const peer = new TcpPeer();
+    const peer = new TcpPeer({ tcp: { congestionControl: "reno" } });
     const c = openClient(peer, { mss: 1000 });
     c.ep.write(bytes(10000));
     expect(spans(c, peer.sent()).length).toBe(10); // IW = 10 segments
@@ -472,7 +472,7 @@ describe("TCP_INFO and counters", () => {
     p.settle();
     const ci = info(client);
     expect(ci.state).toBe("ESTABLISHED");
-    expect(ci.sndMss).toBe(1460);
+    expect(ci.sndMss).toBe(1448); // 1460 less the timestamps option, as Linux reports it
     expect(ci.rcvMss).toBe(536); // nothing received: Linux's initial estimate
     expect(ci.bytesAcked).toBe(50_000);
     expect(ci.rto).toBe(200);
@@ -484,8 +484,8 @@ describe("TCP_INFO and counters", () => {
     expect(ci.segsIn).toBe(p.a.stats.tcp.validSegmentsReceived);
     const si = info(server);
     expect(si.bytesReceived).toBe(50_000);
-    expect(si.rcvMss).toBe(1460);
-    expect(si.sndWnd).toBe(65535);
+    expect(si.rcvMss).toBe(1448); // the payload of the full-sized segments received (Linux rcv_mss)
+    expect(si.sndWnd).toBe(131072); // the client's whole receive buffer (window scaling, RFC 7323 §2)
   });
 
   it("counts opens, segments, resets and connection states stack-wide", () => {

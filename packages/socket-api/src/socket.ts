@@ -73,9 +73,6 @@ const enum ConnState {
   Connected,
 }
 
-/** Saved setsockopt calls, replayed when an AF_INET6 socket switches to an IPv4 endpoint. */
-type OptionRecord = [SockOptionName, unknown];
-
 /**
  * socket(2): creates a socket on `stack`. `type` may carry SOCK_NONBLOCK and SOCK_CLOEXEC.
  * Errors as Linux: EAFNOSUPPORT (family), EINVAL (bad type flags), ESOCKTNOSUPPORT /
@@ -129,11 +126,6 @@ export class Socket {
   cloexec: boolean;
   /** @internal */ ep: Endpoint;
   /** @internal */ wq: WaiterQueue;
-  /**
-   * @internal An IPv4 endpoint on the same port and waiter queue, for an AF_INET6 stream socket
-   * bound to `::` whose IPv6 endpoint is not dual-stack: it carries the IPv4 half of the listener.
-   */
-  companion: Endpoint | null = null;
   /** @internal The endpoint's network protocol (IPv4 for AF_INET6 sockets in v4-mapped mode). */
   netProto: number;
   /** @internal SO_RCVTIMEO / SO_SNDTIMEO in milliseconds (0 = wait forever). */
@@ -161,7 +153,6 @@ export class Socket {
   /** @internal Whether an IPv6 socket has IPV6_V6ONLY set. */
   v6only = false;
   private closed = false;
-  private readonly optHistory: OptionRecord[] = [];
   /** Scratch for MSG_TRUNC discards on streams. */
   private scratch: Uint8Array | null = null;
 
@@ -228,9 +219,9 @@ export class Socket {
     const a = sa.addr;
     if (a.isV4Mapped) {
       if (this.v6only) throw new SocketError(syscall === "bind" ? "EINVAL" : "ENETUNREACH", syscall);
-      // A dual-stack IPv6 endpoint takes v4-mapped addresses itself (as Linux's sockets do).
-      if (this.netProto === IPV6_PROTOCOL && this.endpointIsDualStack()) return { addr: a, port: sa.port };
-      if (this.netProto !== IPV4_PROTOCOL) this.switchToV4(syscall);
+      // The IPv6 endpoint is dual-stack: it takes v4-mapped addresses itself (as Linux's sockets do).
+      if (this.netProto === IPV6_PROTOCOL) return { addr: a, port: sa.port };
+      // An AF_INET6 socket over an IPv4 endpoint (no IPv6 on this stack): plain IPv4 addresses.
       const v4 = a.unmapV4()!;
       return v4.isUnspecified && syscall === "bind" ? { port: sa.port } : { addr: v4, port: sa.port };
     }
@@ -246,37 +237,9 @@ export class Socket {
     return { addr: a, port: sa.port };
   }
 
-  /** True when the IPv6 endpoint models IPV6_V6ONLY, i.e. serves IPv4 peers through v4-mapped addresses. */
-  private endpointIsDualStack(): boolean {
-    return !isError(this.ep.getSockOpt("v6Only"));
-  }
-
-  /**
-   * Replaces a fresh IPv6 endpoint that is not dual-stack with an IPv4 one, so v4-mapped
-   * addresses still work (the socket keeps speaking AF_INET6 addresses to the user).
-   */
-  private switchToV4(syscall: string): void {
-    if (this.bound || this.connected || this.listening) throw new SocketError("EAFNOSUPPORT", syscall);
-    const transProto = this.protocol === IPPROTO_TCP ? TCP_PROTOCOL : UDP_PROTOCOL;
-    const ep = this.stack.newEndpoint(transProto, IPV4_PROTOCOL, this.wq);
-    if (isError(ep)) throw SocketError.fromTcpip(ep, syscall);
-    this.ep.close();
-    this.ep = ep;
-    this.netProto = IPV4_PROTOCOL;
-    for (const [name, value] of this.optHistory) {
-      if (name === "v6Only") continue;
-      ep.setSockOpt(name, value as never);
-    }
-  }
-
-  /** @internal Sets an endpoint option and remembers it for an endpoint switch. */
+  /** @internal Sets an endpoint option. */
   setEndpointOpt<K extends SockOptionName>(name: K, value: SockOptions[K]): TcpipError | null {
-    const err = this.ep.setSockOpt(name, value);
-    if (!err) {
-      this.optHistory.push([name, value]);
-      if (name !== "v6Only") this.companion?.setSockOpt(name, value);
-    }
-    return err;
+    return this.ep.setSockOpt(name, value);
   }
 
   /** @internal */
@@ -310,36 +273,11 @@ export class Socket {
     const err = this.ep.bind(fa);
     if (err) throw SocketError.fromTcpip(err === Err.AlreadyBound ? Err.InvalidArgument : err, "bind");
     this.bound = true;
-    if (this.domain === AF_INET6 && this.netProto === IPV6_PROTOCOL && this.isStream && !this.v6only && !fa.addr &&
-      !this.endpointIsDualStack() && this.stack.networkProtocol(IPV4_PROTOCOL)) this.bindCompanion(fa);
   }
 
-  /** Binds the IPv4 half of a dual-stack `::` stream socket (Linux: one socket takes both families). */
-  private bindCompanion(fa: FullAddress): void {
-    const local = this.ep.getLocalAddress();
-    const port = isError(local) ? fa.port : local.port;
-    const c = this.stack.newEndpoint(TCP_PROTOCOL, IPV4_PROTOCOL, this.wq);
-    if (isError(c)) return;
-    for (const [name, value] of this.optHistory) if (name !== "v6Only") c.setSockOpt(name, value as never);
-    const err = c.bind({ port, ...(fa.nic ? { nic: fa.nic } : {}) });
-    if (err) {
-      // Linux refuses the dual-stack bind when the IPv4 port is taken: start over unbound.
-      c.close();
-      const fresh = this.stack.newEndpoint(TCP_PROTOCOL, IPV6_PROTOCOL, this.wq);
-      this.ep.close();
-      if (!isError(fresh)) {
-        this.ep = fresh;
-        for (const [name, value] of this.optHistory) fresh.setSockOpt(name, value as never);
-      }
-      this.bound = false;
-      throw SocketError.fromTcpip(err, "bind");
-    }
-    this.companion = c;
-  }
-
-  /** @internal Readiness of the endpoint (and the IPv4 half of a dual-stack listener). */
+  /** @internal Readiness of the endpoint. */
   readiness(mask: number): number {
-    return this.ep.readiness(mask) | (this.companion ? this.companion.readiness(mask) : 0);
+    return this.ep.readiness(mask);
   }
 
   /** listen(2). Datagram sockets: EOPNOTSUPP. */
@@ -350,10 +288,6 @@ export class Socket {
     const b = Math.max(0, Math.min(4096, Math.trunc(backlog)));
     const err = this.ep.listen(b);
     if (err) throw SocketError.fromTcpip(err, "listen");
-    if (this.companion) {
-      const e4 = this.companion.listen(b);
-      if (e4) throw SocketError.fromTcpip(e4, "listen");
-    }
     this.listening = true;
     this.bound = true;
   }
@@ -376,14 +310,9 @@ export class Socket {
     if ((flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) !== 0) return new SocketError("EINVAL", "accept");
     if (!this.isStream) return new SocketError("EOPNOTSUPP", "accept");
     if (!this.listening) return new SocketError("EINVAL", "accept");
-    let r = this.ep.accept();
-    let netProto = this.netProto;
-    if (isError(r) && r === Err.WouldBlock && this.companion) {
-      r = this.companion.accept();
-      netProto = IPV4_PROTOCOL;
-    }
+    const r = this.ep.accept();
     if (isError(r)) return SocketError.fromTcpip(r, "accept");
-    const s = new Socket(this.stack, this.domain, this.type, this.protocol, r.endpoint, r.waiterQueue, netProto,
+    const s = new Socket(this.stack, this.domain, this.type, this.protocol, r.endpoint, r.waiterQueue, this.netProto,
       (flags & SOCK_NONBLOCK) !== 0, (flags & SOCK_CLOEXEC) !== 0, true);
     s.v6only = this.v6only;
     s.rcvTimeoMs = this.rcvTimeoMs;
@@ -523,7 +452,6 @@ export class Socket {
     if (this.listening && this.isStream) {
       // Linux: shutting down a listener's read side stops it (pending connections are reset).
       if (flags & ShutdownRead) {
-        this.companion?.shutdown(flags);
         const err = this.ep.shutdown(flags);
         if (err && err !== Err.NotConnected) throw SocketError.fromTcpip(err, "shutdown");
         return;
@@ -543,8 +471,6 @@ export class Socket {
     const linger = this.isStream ? this.ep.getSockOpt("linger") : null;
     if (linger && !isError(linger) && linger.enabled && linger.timeout === 0) this.ep.abort();
     else this.ep.close();
-    this.companion?.close();
-    this.companion = null;
   }
 
   // ------------------------------------------------------------------ names

@@ -21,7 +21,7 @@ import { Address, IPV4_PROTOCOL, TCP_PROTOCOL, type FullAddress } from "../../sr
 import { isError, type TcpipError } from "../../src/tcpip/errors.js";
 import { WaiterQueue } from "../../src/waiter/queue.js";
 import { tcpWith, type TcpEndpoint, type TcpProtocolOptions } from "../../src/transport/tcp/index.js";
-import { TCPView, encodeTcp, encodeTcpOptions, parseTcp, type TcpRepr, TCP_MIN_HEADER } from "../../src/header/tcp.js";
+import { TCPView, encodeTcp, encodeTcpOptions, parseTcp, type TcpOptionsSpec, type TcpRepr, TCP_MIN_HEADER } from "../../src/header/tcp.js";
 import { IPv4View, encodeIPv4 } from "../../src/header/ipv4.js";
 import { checksum, checksumViews, finishChecksum, pseudoHeaderChecksumAddr } from "../../src/header/checksum.js";
 import { isParseError } from "../../src/header/parse.js";
@@ -264,6 +264,14 @@ export interface SegmentSpec {
   payload?: Uint8Array;
   /** Break the checksum on purpose. */
   badChecksum?: boolean;
+  /** Options to encode (window scale, SACK, timestamps...); `mss` above is merged in. */
+  opts?: TcpOptionsSpec;
+  /** Raw option bytes (padded with EOL to a multiple of 4); replaces `mss` and `opts`. */
+  rawOptions?: Uint8Array;
+  /** The urgent pointer field. */
+  urgent?: number;
+  /** Overrides the data offset field (in 32-bit words) after encoding, e.g. out of range. */
+  dataOffsetWords?: number;
 }
 
 export interface SentSegment extends TcpRepr {
@@ -362,14 +370,21 @@ export class TcpPeer {
 export function buildPacket(src: Address, dst: Address, srcPort: number, dstPort: number, spec: SegmentSpec): Uint8Array {
   const payload = spec.payload ?? new Uint8Array(0);
   const optBuf = new Uint8Array(40);
-  const optLen = spec.mss ? encodeTcpOptions(optBuf, 0, { mss: spec.mss }) : 0;
+  let optLen = spec.mss || spec.opts ? encodeTcpOptions(optBuf, 0, { mss: spec.mss, ...spec.opts }) : 0;
+  if (spec.rawOptions) {
+    optBuf.fill(0);
+    optBuf.set(spec.rawOptions);
+    optLen = (spec.rawOptions.length + 3) & ~3;
+  }
   const tcpLen = TCP_MIN_HEADER + optLen + payload.length;
   const out = new Uint8Array(20 + tcpLen);
   out.set(optBuf.subarray(0, optLen), 20 + TCP_MIN_HEADER);
   const hl = encodeTcp(out, 20, {
     srcPort, dstPort, seq: spec.seq >>> 0, ack: (spec.ack ?? 0) >>> 0, flags: spec.flags, window: spec.window ?? 65535,
+    urgent: spec.urgent ?? 0,
   }, optLen);
   out.set(payload, 20 + hl);
+  if (spec.dataOffsetWords !== undefined) out[20 + 12] = (spec.dataOffsetWords & 0xf) << 4;
   let sum = pseudoHeaderChecksumAddr(TCP_PROTOCOL, src, dst, tcpLen);
   sum = checksum(out, 20, tcpLen, sum);
   let c = finishChecksum(sum);

@@ -294,8 +294,6 @@ export const scenarios: Scenario[] = [
   {
     name: "tcp-buffer-clamp",
     about: "TCP SO_RCVBUF/SO_SNDBUF clamp to rmem_max/wmem_max (4 MiB) before doubling",
-    known: "netstack's TCP clamps SO_RCVBUF/SO_SNDBUF at 212992 (maxReceiveBuffer/maxSendBuffer, the old " +
-      "rmem_max) where current Linux allows 4 MiB",
     ops: [tcp("t"), si("t", S, "SO_RCVBUF", 16 << 20), gi("t", S, "SO_RCVBUF"), si("t", S, "SO_SNDBUF", 1 << 20),
       gi("t", S, "SO_SNDBUF")],
   },
@@ -333,8 +331,6 @@ export const scenarios: Scenario[] = [
   {
     name: "tcp-listen-eaddrinuse",
     about: "a listening port cannot be bound again, even with SO_REUSEADDR on both",
-    known: "netstack's PortManager lets SO_REUSEADDR sockets share a port that is in LISTEN (Linux refuses: " +
-      "inet_csk_bind_conflict treats a listener as a conflict even with SO_REUSEADDR on both)",
     ops: [tcp("l"), si("l", S, "SO_REUSEADDR", 1), { op: "bind", id: "l", addr: "any", port: 1 }, { op: "listen", id: "l" },
       tcp("m"), si("m", S, "SO_REUSEADDR", 1), { op: "bind", id: "m", addr: "any", port: 1 },
       tcp("n"), { op: "bind", id: "n", addr: "any", port: 1 }],

@@ -105,9 +105,130 @@ export class NewReno implements CongestionControl {
   }
 }
 
-type CongestionFactory = (mss: number, iwSegments: number) => CongestionControl;
+/** What an algorithm may read of its connection: the clock (ms) and the smoothed RTT (ms, 0 if unknown). */
+export interface CongestionEnv {
+  now(): number;
+  srtt(): number;
+}
 
-const algorithms = new Map<string, CongestionFactory>([["reno", (mss, iw) => new NewReno(mss, iw)]]);
+/** RFC 9438 §5: C = 0.4 and beta_cubic = 0.7. */
+export const CUBIC_C = 0.4;
+export const CUBIC_BETA = 0.7;
+
+/** RFC 9438 §4.2 eq. 1: W_cubic(t) = C * (t - K)^3 + W_max (segments, t and K in seconds). */
+export function cubicWindow(t: number, k: number, wMax: number): number {
+  const d = t - k;
+  return CUBIC_C * d * d * d + wMax;
+}
+
+/** RFC 9438 §4.2 eq. 2: K = cbrt((W_max - cwnd_epoch) / C). */
+export function cubicK(wMax: number, cwndEpoch: number): number {
+  return wMax > cwndEpoch ? Math.cbrt((wMax - cwndEpoch) / CUBIC_C) : 0;
+}
+
+const NO_ENV: CongestionEnv = { now: () => 0, srtt: () => 0 };
+
+/**
+ * CUBIC (RFC 9438), Linux's default. Slow start as NewReno; in congestion avoidance cwnd follows
+ * W_cubic(t) from the last congestion event, never below the Reno-friendly estimate W_est
+ * (§4.3); a congestion event multiplies cwnd by beta_cubic = 0.7, with fast convergence (§4.7).
+ * Recovery without SACK keeps NewReno's inflation (RFC 6582); with SACK the sender's pipe rules.
+ */
+export class Cubic implements CongestionControl {
+  readonly name = "cubic";
+  cwnd: number;
+  ssthresh = INFINITE_SSTHRESH;
+  /** W_max (segments): the window before the last reduction; K and the epoch start (ms, -1: none). */
+  wMax = 0;
+  k = 0;
+  epochStart = -1;
+  /** W_est (segments), the Reno-friendly window. */
+  wEst = 0;
+
+  constructor(mss: number, iwSegments = 10, private readonly env: CongestionEnv = NO_ENV) {
+    this.cwnd = initialWindow(mss, iwSegments);
+  }
+
+  onAck(acked: number, mss: number): void {
+    if (this.cwnd < this.ssthresh) {
+      // RFC 9438 §4.10: standard slow start (RFC 3465 §2.2 with L = 2).
+      this.cwnd += Math.min(acked, 2 * mss);
+      return;
+    }
+    const now = this.env.now();
+    const cw = this.cwnd / mss;
+    if (this.epochStart < 0) {
+      // §4.2: a new congestion avoidance stage begins.
+      this.epochStart = now;
+      if (cw < this.wMax) this.k = cubicK(this.wMax, cw);
+      else {
+        this.k = 0;
+        this.wMax = cw;
+      }
+      this.wEst = cw;
+    }
+    const segs = acked / mss;
+    const t = (now - this.epochStart) / 1000;
+    const rtt = this.env.srtt() / 1000;
+    // §4.3: W_est grows by alpha_cubic per window acknowledged (alpha = 1 once above W_max).
+    const alpha = this.wEst < this.wMax ? (3 * (1 - CUBIC_BETA)) / (1 + CUBIC_BETA) : 1;
+    this.wEst += (alpha * segs) / cw;
+    if (cubicWindow(t, this.k, this.wMax) < this.wEst) {
+      // §4.3: the Reno-friendly region.
+      if (this.wEst * mss > this.cwnd) this.cwnd = this.wEst * mss;
+      return;
+    }
+    // §4.4 / §4.5: aim at W_cubic one RTT ahead, within [cwnd, 1.5 cwnd].
+    let target = cubicWindow(t + rtt, this.k, this.wMax);
+    if (target < cw) target = cw;
+    else if (target > 1.5 * cw) target = 1.5 * cw;
+    this.cwnd += ((target - cw) / cw) * segs * mss;
+  }
+
+  /** §4.6 / §4.7: a congestion event: remember W_max (fast convergence), ssthresh = beta * cwnd. */
+  private reduce(mss: number): void {
+    const cw = this.cwnd / mss;
+    this.wMax = cw < this.wMax ? (cw * (1 + CUBIC_BETA)) / 2 : cw;
+    this.epochStart = -1;
+    this.ssthresh = Math.max(Math.floor(this.cwnd * CUBIC_BETA), 2 * mss);
+  }
+
+  onEnterRecovery(_flight: number, mss: number): void {
+    this.reduce(mss);
+    // Without SACK, NewReno's inflation by the three segments that left (RFC 5681 §3.2).
+    this.cwnd = this.ssthresh + 3 * mss;
+  }
+
+  onDupAckInRecovery(mss: number): void {
+    this.cwnd += mss;
+  }
+
+  onPartialAck(acked: number, mss: number): void {
+    this.cwnd = Math.max(mss, this.cwnd - acked + (acked >= mss ? mss : 0));
+  }
+
+  onExitRecovery(flight: number, mss: number): void {
+    this.cwnd = Math.min(this.ssthresh, Math.max(flight, mss) + mss);
+  }
+
+  onRetransmitTimeout(_flight: number, mss: number): void {
+    // §4.8: the same reduction of ssthresh, and cwnd back to one segment.
+    this.reduce(mss);
+    this.cwnd = mss;
+  }
+
+  onIdleRestart(iw: number): void {
+    if (this.cwnd > iw) this.cwnd = iw;
+    this.epochStart = -1;
+  }
+}
+
+type CongestionFactory = (mss: number, iwSegments: number, env?: CongestionEnv) => CongestionControl;
+
+const algorithms = new Map<string, CongestionFactory>([
+  ["reno", (mss, iw) => new NewReno(mss, iw)],
+  ["cubic", (mss, iw, env) => new Cubic(mss, iw, env)],
+]);
 
 /** Names accepted by TCP_CONGESTION. */
 export function congestionControlNames(): string[] {
@@ -115,12 +236,12 @@ export function congestionControlNames(): string[] {
 }
 
 /** Creates the algorithm `name`, or null when there is none by that name. */
-export function createCongestionControl(name: string, mss: number, iwSegments = 10): CongestionControl | null {
+export function createCongestionControl(name: string, mss: number, iwSegments = 10, env?: CongestionEnv): CongestionControl | null {
   const f = algorithms.get(name);
-  return f ? f(mss, iwSegments) : null;
+  return f ? f(mss, iwSegments, env) : null;
 }
 
-/** Makes an algorithm available by name (part 2 registers "cubic"). */
+/** Makes an algorithm available by name (TCP_CONGESTION). */
 export function registerCongestionControl(name: string, factory: CongestionFactory): void {
   algorithms.set(name, factory);
 }

@@ -15,7 +15,7 @@
  * inside the call that caused them: with a synchronous link a write can be delivered, answered
  * and notified before `write` returns, so waiter callbacks must tolerate being re-entered.
  */
-import { Address, IPV4_PROTOCOL, TCP_PROTOCOL, type FullAddress } from "../../tcpip/address.js";
+import { Address, IPV4_PROTOCOL, IPV6_PROTOCOL, TCP_PROTOCOL, type FullAddress } from "../../tcpip/address.js";
 import { Err, isError, type TcpipError } from "../../tcpip/errors.js";
 import {
   ShutdownRead, ShutdownWrite,
@@ -30,16 +30,23 @@ import type {
   TransportError,
 } from "../../stack/registration.js";
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from "../../header/tcp.js";
-import { createCongestionControl, type CongestionControl } from "./congestion.js";
+import {
+  endpointAddress, endpointNetProtos, packetDestinationAddress, packetSourceAddress,
+} from "../../stack/dualstack.js";
+import { createCongestionControl, type CongestionControl, type CongestionEnv } from "./congestion.js";
 import { tcpInfo } from "./info.js";
 import { MIN_RECEIVE_BUFFER, MIN_SEND_BUFFER, type TcpProtocol } from "./protocol.js";
 import { DEFAULT_MSS, DEFAULT_MSS_V6, Receiver } from "./rcv.js";
-import { buildSegment, Segment, SegmentBadChecksum, SegmentMalformed } from "./segment.js";
+import { buildSegment, OutOptions, Segment, SegmentBadChecksum, SegmentMalformed } from "./segment.js";
 import { seqAdd, seqDiff, seqGT, seqLEQ, seqLT } from "./seqnum.js";
 import { Sender, TimerPersist } from "./snd.js";
 import { TcpState, isConnectedState, isEstablishedState } from "./state.js";
 
 const NO_FLAGS = { reuseAddr: false, reusePort: false };
+/** The timestamps option in every segment once negotiated: NOP, NOP, kind 8, length 10. */
+const TS_OPTION_SPACE = 12;
+/** RFC 7323 §5.5: TS.Recent is invalid after 24 days of idleness (in ms). */
+const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 /** TCP header without options: what every data segment carries in part 1. */
 const TCP_HEADER = 20;
 /** Linux's TCP_MIN_MSS, the smallest TCP_MAXSEG accepted. */
@@ -68,6 +75,11 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   /** The application chose the port with bind(): keep it until close(). */
   private userBound = false;
   private regId: TransportEndpointId | null = null;
+  /** The network protocols of the demuxer registration and of the port reservation (dualstack.ts). */
+  private regProtos: readonly number[] = [];
+  private portProtos: readonly number[] = [];
+  /** IPV6_V6ONLY (IPv6 endpoints only; settable before bind). */
+  private v6Only = false;
 
   // Listener side.
   /** The listener this endpoint came from, until accept() hands it out. */
@@ -149,6 +161,26 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   private holdEvents = false;
   private flushWanted = false;
   private readonly seg = new Segment();
+  private readonly outOpts = new OutOptions();
+  /** RFC 7323 §2: the shift our SYN offers (-1: none), and whether both sides agreed to scale. */
+  private wsOffer = -1;
+  private wsOk = false;
+  /**
+   * RFC 7323 §3-5: whether our SYN offers timestamps, whether both sides agreed, our clock's
+   * per-connection offset, TS.Recent and when it was set; `tsEcr` / `tsEcrValid` carry the
+   * segment being processed's echo to the sender's RTT measurement.
+   */
+  private tsOffer = false;
+  /** RFC 2018: whether our SYN offers SACK-permitted (sack negotiated: rcv.sackOk / snd.sackOk). */
+  private sackOffer = false;
+  tsOk = false;
+  private tsOffset = 0;
+  private tsRecent = 0;
+  private tsRecentAge = 0;
+  tsEcr = 0;
+  tsEcrValid = false;
+  /** SO_RCVBUF was set by the application (Linux's SOCK_RCVBUF_LOCK): no auto-tuning. */
+  private rcvBufLocked = false;
   private readonly writeParams: NetworkWriteParams = { protocol: TCP_PROTOCOL, ttl: 64, tos: 0, df: true };
 
   constructor(
@@ -198,7 +230,53 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     const routeMss = this.routeMss();
     if (routeMss < mss) mss = routeMss;
     if (this.userMss > 0 && this.userMss < mss) mss = this.userMss;
+    // RFC 9293 §3.7.1: the MSS counts no options; every segment of a timestamped connection
+    // carries 12 bytes of them, so that much less payload fits (Linux's mss_cache: 1448).
+    if (this.tsOk) mss -= TS_OPTION_SPACE;
     return mss < 64 ? 64 : mss;
+  }
+
+  /** Our timestamp clock (RFC 7323 §5.4: 1 ms per tick), offset per connection. */
+  tsNow(): number {
+    return (Math.floor(this.now()) + this.tsOffset) >>> 0;
+  }
+
+  /** RFC 2018 §2: SACK is used when both SYNs carried SACK-permitted. */
+  private negotiateSack(seg: Segment): void {
+    const ok = this.sackOffer && seg.options.sackPermitted;
+    this.rcv.sackOk = ok;
+    this.snd.sackOk = ok;
+  }
+
+  /** RFC 7323 §3.2: a SYN offers timestamps; the peer's SYN (or SYN-ACK) decides. */
+  private negotiateTimestamps(seg: Segment): void {
+    const o = seg.options;
+    if (this.tsOffer && o.hasTimestamp) {
+      this.tsOk = true;
+      this.tsRecent = o.tsVal;
+      this.tsRecentAge = this.now();
+    } else this.tsOk = false;
+  }
+
+  /**
+   * RFC 7323 §5.3 R1 (PAWS): a segment whose TSval is older than TS.Recent is a duplicate from
+   * an earlier wrap of the sequence space: not acceptable (answered with an ACK). TS.Recent is
+   * no longer trusted after 24 days of idleness (§5.5). RSTs are exempt (§5.3).
+   */
+  private pawsReject(seg: Segment): boolean {
+    if (!this.tsOk || !seg.options.hasTimestamp || seg.flags & TCP_RST) return false;
+    if (!seqLT(seg.options.tsVal, this.tsRecent)) return false;
+    return this.now() - this.tsRecentAge <= PAWS_IDLE_MS;
+  }
+
+  /** RFC 7323 §4.3 (R3): TS.Recent follows the segments up to the last ACK we sent (Last.ACK.sent). */
+  private updateTsRecent(seg: Segment, seq: number): void {
+    const o = seg.options;
+    if (!this.tsOk || !o.hasTimestamp || seqGT(seq, this.rcv.rcvWup)) return;
+    if (!seqLT(o.tsVal, this.tsRecent) || this.now() - this.tsRecentAge > PAWS_IDLE_MS) {
+      this.tsRecent = o.tsVal;
+      this.tsRecentAge = this.now();
+    }
   }
 
   /** RFC 9293 §3.7.1: the peer's MSS when its SYN carried none, by the route's address family. */
@@ -228,8 +306,42 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     return mss < 64 ? 64 : mss;
   }
 
+  /**
+   * RFC 7323 §2.3: the window scale to offer: the smallest shift whose largest window covers
+   * the buffer this connection may grow to (the auto-tuning ceiling unless SO_RCVBUF fixed it,
+   * as Linux's tcp_select_initial_window), at most 14. -1 when window scaling is off.
+   */
+  private chooseWindowScale(): number {
+    const o = this.proto.options;
+    if (!o.windowScaling) return -1;
+    const space = this.rcvBufLocked ? this.rcvBufSize : Math.max(this.rcvBufSize, o.maxAutoReceiveBuffer);
+    let shift = 0;
+    while (shift < 14 && 0xffff * 2 ** shift < space) shift++;
+    return shift;
+  }
+
+  /** RFC 7323 §2.2: the peer's SYN (or SYN-ACK) decides; both directions scale or neither does. */
+  private negotiateWindowScale(seg: Segment): void {
+    const peer = seg.options.wscale;
+    if (this.wsOffer >= 0 && peer >= 0) {
+      this.wsOk = true;
+      this.snd.wndScale = peer;
+      this.rcv.wndScale = this.wsOffer;
+    } else {
+      this.wsOk = false;
+      this.snd.wndScale = 0;
+      this.rcv.wndScale = 0;
+    }
+  }
+
+  /** What congestion control reads of this connection (created once). */
+  private readonly ccEnv: CongestionEnv = {
+    now: () => this.now(),
+    srtt: () => this.snd.rtt.srtt,
+  };
+
   newCongestionControl(mss: number): CongestionControl {
-    return createCongestionControl(this.ccName, mss, this.proto.options.initialCwnd)!;
+    return createCongestionControl(this.ccName, mss, this.proto.options.initialCwnd, this.ccEnv)!;
   }
 
   /**
@@ -250,8 +362,40 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     } else if (flags & TCP_SYN) {
       wnd = rcv.initialWindow();
     }
+    const o = this.outOpts;
+    o.clear();
+    if (withMss) {
+      o.mss = rcv.advMss;
+      // RFC 7323 §2.2 / §3.2: a SYN offers our shift and timestamps; a SYN-ACK carries each only
+      // if the SYN offered it.
+      if (flags & TCP_ACK) {
+        if (this.wsOk) o.wscale = rcv.wndScale;
+        if (this.tsOk) o.ts = true;
+        o.sackPermitted = rcv.sackOk;
+      } else {
+        o.wscale = this.wsOffer;
+        o.ts = this.tsOffer;
+        o.sackPermitted = this.sackOffer;
+      }
+    } else {
+      if (this.tsOk) o.ts = true;
+      if (rcv.sackOk && flags & TCP_ACK) {
+        // RFC 2018 §3: as many blocks as the option space leaves (3 next to timestamps, else 4),
+        // fewer if the payload would not fit in the segment otherwise.
+        rcv.fillSack(o, o.ts ? 3 : 4);
+        if (len > 0) {
+          const room = this.routeMss() - len - (o.ts ? TS_OPTION_SPACE : 0);
+          while (o.sackCount > 0 && 4 + 8 * o.sackCount > room) o.sackCount--;
+        }
+      }
+    }
+    if (o.ts) {
+      o.tsVal = this.tsNow();
+      // A SYN's TSecr is zero (RFC 7323 §3.2), otherwise TS.Recent.
+      o.tsEcr = flags & TCP_ACK ? this.tsRecent : 0;
+    }
     const pkt = buildSegment(route, this.localPort, this.remotePort, seq, ack, flags, wnd,
-      withMss ? rcv.advMss : 0, payload, len);
+      o.length() > 0 ? o : null, payload, len);
     const err = route.writePacket(pkt, this.writeParams);
     const s = this.stack.stats.tcp;
     this.segsOut++;
@@ -262,6 +406,16 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
       if (err === Err.MessageTooLong) this.snd.pathMtuShrunk = true;
     } else s.segmentsSent++;
     if (flags & TCP_RST) s.resetsSent++;
+  }
+
+  /**
+   * RFC 5961 §3.2, §4.2, §5.2: answer a suspicious segment with an ACK of RCV.NXT ("challenge
+   * ACK"), within the stack-wide limit of §7 (Linux's tcp_challenge_ack_limit, 1000 per second).
+   */
+  private challengeAck(): void {
+    if (!this.proto.allowChallengeAck()) return;
+    this.rcv.ackNow = true;
+    this.stack.stats.tcp.challengeAcksSent++;
   }
 
   countRetransmit(): void {
@@ -443,8 +597,11 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
       st.listenOverflowSynDrop++;
       return;
     }
-    const local = Address.fromBytes(pkt.buf, pkt.dstAddrOff, pkt.addrLen);
-    const remote = Address.fromBytes(pkt.buf, pkt.srcAddrOff, pkt.addrLen);
+    // In the listener's form: an IPv4 SYN at a dual-stack listener names ::ffff:a.b.c.d.
+    const local = packetDestinationAddress(pkt, this.netProto);
+    const remote = packetSourceAddress(pkt, this.netProto);
+    const protos = endpointNetProtos(this.netProto, false, local, remote);
+    if (isError(protos)) return;
     const route = this.stack.findRoute(this.bindToDevice || pkt.nicId, local, remote, this.netProto);
     if (isError(route)) return;
     const child = new TcpEndpoint(this.proto, this.netProto, new WaiterQueue());
@@ -455,12 +612,13 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     child.remoteAddr = remote;
     child.remotePort = seg.srcPort;
     const id: TransportEndpointId = { localPort: seg.dstPort, localAddress: local, remotePort: seg.srcPort, remoteAddress: remote };
-    const err = this.stack.registerTransportEndpoint(TCP_PROTOCOL, [this.netProto], id, child, NO_FLAGS, this.bindToDevice);
+    const err = this.stack.registerTransportEndpoint(TCP_PROTOCOL, protos, id, child, NO_FLAGS, this.bindToDevice);
     if (err) {
       child.release();
       return;
     }
     child.regId = id;
+    child.regProtos = protos;
     child.listener = this;
     this.synQueue.add(child);
     child.passiveOpen(seg);
@@ -473,6 +631,13 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     const snd = this.snd;
     rcv.advMss = this.advertisedMss();
     rcv.init(seg.seq);
+    this.wsOffer = seg.options.wscale >= 0 ? this.chooseWindowScale() : -1;
+    this.negotiateWindowScale(seg);
+    this.tsOffer = this.proto.options.timestamps;
+    this.tsOffset = this.stack.random.uint32();
+    this.negotiateTimestamps(seg);
+    this.sackOffer = this.proto.options.sack;
+    this.negotiateSack(seg);
     snd.init(this.proto.isn.generate(this.localAddr!, this.localPort, this.remoteAddr!, this.remotePort));
     snd.peerMss = seg.options.mss > 0 ? seg.options.mss : this.defaultMss();
     snd.sndWnd = seg.window; // RFC 7323 §2.2: the window in a SYN is never scaled
@@ -508,6 +673,9 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     // Fourth: the SYN.
     if (!(flags & TCP_SYN)) return;
     rcv.init(seg.seq);
+    this.negotiateWindowScale(seg);
+    this.negotiateTimestamps(seg);
+    this.negotiateSack(seg);
     snd.peerMss = seg.options.mss > 0 ? seg.options.mss : this.defaultMss();
     snd.sndWnd = seg.window;
     snd.maxSndWnd = seg.window;
@@ -547,6 +715,13 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
       return;
     }
 
+    // RFC 7323 §5.3 R1: PAWS comes before the sequence number check.
+    if (this.pawsReject(seg)) {
+      this.proto.counters.pawsRejected++;
+      rcv.ackNow = true;
+      return;
+    }
+
     // First check, sequence number. Linux's form of the RFC's acceptability table: a segment is
     // acceptable when it ends at or after the left edge of the last window we advertised and
     // starts at or before its right edge. (This also accepts a zero-length segment or a bare
@@ -559,29 +734,28 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
       return;
     }
 
+    this.updateTsRecent(seg, seq);
+
     // Second check, RST. RFC 5961 §3.2: only an exact match resets; an in-window RST gets a
     // challenge ACK.
     if (flags & TCP_RST) {
       if (seq === rcv.rcvNxt) this.resetByPeer();
-      else {
-        rcv.ackNow = true;
-        st.challengeAcksSent++;
-      }
+      else this.challengeAck();
       return;
     }
 
-    // A SYN before RCV.NXT is old (e.g. the peer's SYN-ACK again, or the SYN-ACK of a
-    // simultaneous open): trim it off and treat the rest of the segment normally.
+    // A SYN-ACK before RCV.NXT is old (the peer's SYN-ACK again, or the SYN-ACK of a
+    // simultaneous open): trim the SYN off and treat the rest of the segment normally. A bare
+    // SYN is a new connection attempt (or a blind one) and gets the challenge ACK below.
     let dup = false;
-    if (flags & TCP_SYN && seqLT(seq, rcv.rcvNxt)) {
+    if ((flags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK) && seqLT(seq, rcv.rcvNxt)) {
       flags &= ~TCP_SYN;
       seq = seqAdd(seq, 1);
       dup = true;
     }
     // Fourth check, SYN in the window. RFC 5961 §4.2: challenge ACK, drop.
     if (flags & TCP_SYN) {
-      rcv.ackNow = true;
-      st.challengeAcksSent++;
+      this.challengeAck();
       return;
     }
 
@@ -607,19 +781,21 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
         return;
       }
     }
-    if (seqGT(ack, snd.sndMax)) {
-      // "If the ACK acks something not yet sent (SEG.ACK > SND.NXT), then send an ACK, drop."
-      rcv.ackNow = true;
-      return;
-    }
-    // RFC 5961 §5.2: an ACK older than SND.UNA - MAX.SND.WND gets a challenge ACK.
-    if (seqLT(ack, seqAdd(snd.sndUna, -Math.max(snd.maxSndWnd, 1)))) {
-      rcv.ackNow = true;
-      st.challengeAcksSent++;
+    // RFC 5961 §5.2: an ACK is acceptable when SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT.
+    // Anything else is discarded and answered with an ACK (rate-limited like every challenge
+    // ACK, RFC 5961 §7): "the ACK acks something not yet sent" (RFC 9293 §3.10.7.4), or an ACK
+    // too old to belong to this connection (blind data injection, RFC 5961 §5).
+    if (seqGT(ack, snd.sndMax) || seqLT(ack, seqAdd(snd.sndUna, -Math.max(snd.maxSndWnd, 1)))) {
+      this.challengeAck();
       return;
     }
     const finWasAcked = snd.finAcked();
+    // RFC 7323 §4: the echoed timestamp measures the round trip (snd.ts takes it on new data).
+    this.tsEcrValid = this.tsOk && seg.options.hasTimestamp && seg.options.tsEcr !== 0;
+    this.tsEcr = seg.options.tsEcr;
+    if (snd.sackOk && seg.options.sackBlockCount > 0) snd.onSackBlocks(ack, seg.options.sackBlocks, seg.options.sackBlockCount);
     snd.onAck(seq, ack, seg.window, seg.payloadLen, flags);
+    this.tsEcrValid = false;
     if (!finWasAcked && snd.finAcked()) {
       switch (this.state) {
         case TcpState.FinWait1:
@@ -657,8 +833,9 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     const nxt = rcv.rcvNxt;
     if (seqLT(seq, nxt)) {
       const d = seqDiff(nxt, seq);
-      // Duplicate bytes: RFC 5681 §4.2 / RFC 9293 ask for an immediate ACK.
+      // Duplicate bytes: RFC 5681 §4.2 / RFC 9293 ask for an immediate ACK, and RFC 2883 a D-SACK.
       rcv.ackNow = true;
+      if (len > 0) rcv.noteDuplicate(seq, seqAdd(seq, d < len ? d : len));
       if (d > len) return; // everything, FIN included, is old
       off += d;
       len -= d;
@@ -875,14 +1052,14 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
 
   private unregister(): void {
     if (this.regId) {
-      this.stack.unregisterTransportEndpoint(TCP_PROTOCOL, [this.netProto], this.regId, this);
+      this.stack.unregisterTransportEndpoint(TCP_PROTOCOL, this.regProtos, this.regId, this);
       this.regId = null;
     }
   }
 
   private releasePort(): void {
     if (!this.portReserved) return;
-    this.stack.releasePort(TCP_PROTOCOL, [this.netProto], this.boundAddr, this.boundPort, this);
+    this.stack.releasePort(TCP_PROTOCOL, this.portProtos, this.boundAddr, this.boundPort, this);
     this.portReserved = false;
   }
 
@@ -916,7 +1093,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     const route = this.route;
     if (!route) return;
     const pkt = buildSegment(route, this.localPort, this.remotePort, seq, withAck ? ack : 0,
-      withAck ? TCP_RST | TCP_ACK : TCP_RST, 0, 0, null, 0);
+      withAck ? TCP_RST | TCP_ACK : TCP_RST, 0, null, null, 0);
     const err = route.writePacket(pkt, this.writeParams);
     const s = this.stack.stats.tcp;
     this.segsOut++;
@@ -965,6 +1142,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     this.userMss = l.userMss;
     this.linger = { ...l.linger };
     this.rcvBufSize = l.rcvBufSize;
+    this.rcvBufLocked = l.rcvBufLocked;
     this.sndBufSize = l.sndBufSize;
     this.ttl = l.ttl;
     this.tos = l.tos;
@@ -972,6 +1150,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     this.writeParams.tos = l.writeParams.tos;
     this.bindToDevice = l.bindToDevice;
     this.ccName = l.ccName;
+    this.v6Only = l.v6Only;
   }
 
   // ================================================================== timers
@@ -1170,15 +1349,22 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     if (a && a.isUnspecified) a = null;
     if (a) {
       if (a.length !== this.addrLength()) return Err.AddressFamilyNotSupported;
-      if (this.stack.nicForAddress(a, addr.nic || undefined) === 0) return Err.BadLocalAddress;
+      if (!(a.isV4Mapped && a.unmapped().isUnspecified) && this.stack.nicForAddress(a, addr.nic || undefined) === 0)
+        return Err.BadLocalAddress;
     }
     if (!(addr.port >= 0 && addr.port <= 0xffff)) return Err.InvalidArgument;
-    const p = this.stack.reservePort(TCP_PROTOCOL, [this.netProto], a, addr.port,
+    // RFC 3493 §3.7: an IPv6 endpoint bound to the wildcard also takes IPv4 unless v6-only;
+    // bound to ::ffff:0.0.0.0 it takes IPv4 only (any address).
+    const protos = endpointNetProtos(this.netProto, this.v6Only, addr.addr ?? null, null);
+    if (isError(protos)) return protos;
+    if (a && a.isV4Mapped && a.unmapped().isUnspecified) a = null;
+    const p = this.stack.reservePort(TCP_PROTOCOL, protos, a, addr.port,
       { reuseAddr: this.reuseAddr, reusePort: this.reusePort }, this.bindToDevice, this);
     if (isError(p)) {
       this.stack.stats.tcp.failedPortReservations++;
       return p;
     }
+    this.portProtos = protos;
     this.boundAddr = a;
     this.boundPort = p;
     this.portReserved = true;
@@ -1208,22 +1394,34 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     if (this.state !== TcpState.Closed || this.regId) return Err.InvalidEndpointState;
     if (!this.portReserved) {
       // Linux binds an unbound socket to an ephemeral port on listen().
-      const p = this.stack.reservePort(TCP_PROTOCOL, [this.netProto], null, 0,
+      const protos = endpointNetProtos(this.netProto, this.v6Only, null, null);
+      if (isError(protos)) return protos;
+      const p = this.stack.reservePort(TCP_PROTOCOL, protos, null, 0,
         { reuseAddr: this.reuseAddr, reusePort: this.reusePort }, this.bindToDevice, this);
       if (isError(p)) {
         this.stack.stats.tcp.failedPortReservations++;
         return p;
       }
+      this.portProtos = protos;
       this.boundAddr = null;
       this.boundPort = p;
       this.portReserved = true;
       this.userBound = true;
     }
+    // Linux: listen() fails with EADDRINUSE while another socket shares the port through
+    // SO_REUSEADDR alone, and a listening port is no longer shared that way.
+    const lerr = this.stack.setPortListening?.(TCP_PROTOCOL, this.boundPort, this, true) ?? null;
+    if (lerr) return lerr;
     const id: TransportEndpointId = { localPort: this.boundPort, localAddress: this.boundAddr, remotePort: 0, remoteAddress: null };
-    const err = this.stack.registerTransportEndpoint(TCP_PROTOCOL, [this.netProto], id, this,
+    // The listener takes what its port reservation covers (both families for a dual-stack wildcard).
+    const err = this.stack.registerTransportEndpoint(TCP_PROTOCOL, this.portProtos, id, this,
       { reuseAddr: this.reuseAddr, reusePort: this.reusePort }, this.bindToDevice);
-    if (err) return err;
+    if (err) {
+      this.stack.setPortListening?.(TCP_PROTOCOL, this.boundPort, this, false);
+      return err;
+    }
     this.regId = id;
+    this.regProtos = this.portProtos;
     this.localAddr = this.boundAddr;
     this.localPort = this.boundPort;
     this.backlog = b;
@@ -1274,16 +1472,21 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     if (!remote) return Err.DestinationRequired;
     if (remote.length !== this.addrLength()) return Err.AddressFamilyNotSupported;
     if (!(addr.port > 0 && addr.port <= 0xffff)) return Err.ConnectionRefused;
+    // A v4-mapped peer of an IPv6 endpoint is reached over IPv4 (dualstack.ts).
+    const protos = endpointNetProtos(this.netProto, this.v6Only, this.boundAddr, remote);
+    if (isError(protos)) return protos;
     const route = this.stack.findRoute(this.bindToDevice || addr.nic || 0, this.boundAddr, remote, this.netProto);
     if (isError(route)) return route;
+    const local = endpointAddress(route.localAddress, this.netProto);
     const flags = { reuseAddr: this.reuseAddr, reusePort: this.reusePort };
     let newPort = false;
     if (!this.portReserved) {
-      const p = this.stack.reservePort(TCP_PROTOCOL, [this.netProto], null, 0, flags, this.bindToDevice, this);
+      const p = this.stack.reservePort(TCP_PROTOCOL, protos, null, 0, flags, this.bindToDevice, this);
       if (isError(p)) {
         this.stack.stats.tcp.failedPortReservations++;
         return p;
       }
+      this.portProtos = protos;
       this.boundAddr = null;
       this.boundPort = p;
       this.portReserved = true;
@@ -1291,16 +1494,17 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
       newPort = true;
     }
     const id: TransportEndpointId = {
-      localPort: this.boundPort, localAddress: route.localAddress, remotePort: addr.port, remoteAddress: remote,
+      localPort: this.boundPort, localAddress: local, remotePort: addr.port, remoteAddress: remote,
     };
-    const err = this.stack.registerTransportEndpoint(TCP_PROTOCOL, [this.netProto], id, this, flags, this.bindToDevice);
+    const err = this.stack.registerTransportEndpoint(TCP_PROTOCOL, protos, id, this, flags, this.bindToDevice);
     if (err) {
       if (newPort) this.releasePort();
       return err;
     }
     this.regId = id;
+    this.regProtos = protos;
     this.route = route;
-    this.localAddr = route.localAddress;
+    this.localAddr = local;
     this.localPort = this.boundPort;
     this.remoteAddr = remote;
     this.remotePort = addr.port;
@@ -1311,7 +1515,11 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     this.connectStart = this.now();
     const snd = this.snd;
     this.rcv.advMss = this.advertisedMss();
-    snd.init(this.proto.isn.generate(route.localAddress, this.boundPort, remote, addr.port));
+    this.wsOffer = this.chooseWindowScale();
+    this.tsOffer = this.proto.options.timestamps;
+    this.tsOffset = this.stack.random.uint32();
+    this.sackOffer = this.proto.options.sack;
+    snd.init(this.proto.isn.generate(local, this.boundPort, remote, addr.port));
     this.setState(TcpState.SynSent);
     this.stack.stats.tcp.activeConnectionOpenings++;
     snd.sendSyn(false);
@@ -1379,6 +1587,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
 
   /** Resets the connections waiting in the queues and unregisters the listener. */
   private stopListening(): void {
+    this.stack.setPortListening?.(TCP_PROTOCOL, this.boundPort, this, false);
     for (const c of [...this.synQueue]) {
       c.enter();
       c.abortConnection(null, false);
@@ -1510,7 +1719,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
       case "sendQueueSize": return this.state === TcpState.Listen ? Err.InvalidEndpointState : this.snd.buf.size;
       case "ttl": return this.ttl || this.route?.defaultTtl || 64;
       case "tos": return this.tos;
-      case "v6Only": return Err.UnknownProtocolOption;
+      case "v6Only": return this.netProto === IPV6_PROTOCOL ? this.v6Only : Err.UnknownProtocolOption;
       case "receiveTos": return this.receiveTos;
       case "receiveTtl": return this.receiveTtl;
       case "receivePacketInfo": return this.receivePacketInfo;
@@ -1563,6 +1772,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
         if (v === null) return Err.InvalidOptionValue;
         // Linux: capped at rmem_max, then doubled, never below SOCK_MIN_RCVBUF.
         this.rcvBufSize = Math.max(2 * Math.min(Math.max(v, 0), o.maxReceiveBuffer), MIN_RECEIVE_BUFFER);
+        this.rcvBufLocked = true;
         if (this.rcv.windowUpdateDue() && this.canAckState()) {
           this.rcv.ackNow = true;
           this.scheduleFlush();
@@ -1668,7 +1878,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
         return null;
       case "congestionControl": {
         if (typeof value !== "string") return Err.InvalidOptionValue;
-        const cc = createCongestionControl(value, this.snd.mss, o.initialCwnd);
+        const cc = createCongestionControl(value, this.snd.mss, o.initialCwnd, this.ccEnv);
         if (!cc) return Err.InvalidOptionValue;
         this.ccName = value;
         if (this.wasConnected) {
@@ -1679,6 +1889,12 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
         return null;
       }
       case "v6Only":
+        if (this.netProto !== IPV6_PROTOCOL) return Err.UnknownProtocolOption;
+        if (typeof value !== "boolean") return Err.InvalidOptionValue;
+        // Linux: IPV6_V6ONLY cannot change once the socket is bound (EINVAL).
+        if (this.portReserved || this.regId || this.state !== TcpState.Closed) return Err.InvalidEndpointState;
+        this.v6Only = value;
+        return null;
       case "error":
       case "receiveQueueSize":
       case "sendQueueSize":

@@ -4,5 +4,7 @@ export type { TcpProtocolOptions } from "./protocol.js";
 export { TcpEndpoint } from "./endpoint.js";
 export { TcpState, TCP_STATE_NAMES, tcpStateName } from "./state.js";
 export type { TcpStateValue } from "./state.js";
-export { congestionControlNames, registerCongestionControl } from "./congestion.js";
-export type { CongestionControl } from "./congestion.js";
+export {
+  congestionControlNames, registerCongestionControl, Cubic, cubicWindow, cubicK, CUBIC_BETA, CUBIC_C,
+} from "./congestion.js";
+export type { CongestionControl, CongestionEnv } from "./congestion.js";

@@ -53,15 +53,31 @@ export interface TcpProtocolOptions {
    */
   receiveBufferSize: number;
   sendBufferSize: number;
-  /** Largest value SO_RCVBUF / SO_SNDBUF accept before doubling (net.core.rmem_max / wmem_max). */
+  /**
+   * Largest value SO_RCVBUF / SO_SNDBUF accept before doubling (net.core.rmem_max / wmem_max;
+   * 4 MiB as on current Linux distributions).
+   */
   maxReceiveBuffer: number;
   maxSendBuffer: number;
+  /**
+   * Linux's tcp_rmem[2] (6 MiB): how far receive-buffer auto-tuning may grow a buffer the
+   * application did not size with SO_RCVBUF, and what the window scale is chosen for.
+   */
+  maxAutoReceiveBuffer: number;
+  /** RFC 7323 §2: offer / accept window scaling (Linux tcp_window_scaling = 1). */
+  windowScaling: boolean;
+  /** RFC 7323 §3: offer / accept timestamps (Linux tcp_timestamps = 1). */
+  timestamps: boolean;
+  /** RFC 2018: offer / accept SACK (Linux tcp_sack = 1); D-SACK comes with it (tcp_dsack = 1). */
+  sack: boolean;
   /** listen() backlog ceiling (net.core.somaxconn = 4096). */
   maxBacklog: number;
-  /** Default TCP_CONGESTION ("reno": NewReno). */
+  /** Default TCP_CONGESTION: "cubic" (RFC 9438, as Linux); "reno" is NewReno. */
   congestionControl: string;
   /** Initial congestion window in segments (RFC 6928, Linux: 10). */
   initialCwnd: number;
+  /** RFC 5961 §7: challenge ACKs the stack sends per second at most (tcp_challenge_ack_limit, 1000). */
+  challengeAckLimit: number;
 }
 
 export const DEFAULT_TCP_OPTIONS: Readonly<TcpProtocolOptions> = {
@@ -79,11 +95,16 @@ export const DEFAULT_TCP_OPTIONS: Readonly<TcpProtocolOptions> = {
   keepCount: 9,
   receiveBufferSize: 131072,
   sendBufferSize: 131072,
-  maxReceiveBuffer: 212992,
-  maxSendBuffer: 212992,
+  maxReceiveBuffer: 4194304,
+  maxSendBuffer: 4194304,
+  maxAutoReceiveBuffer: 6291456,
+  windowScaling: true,
+  timestamps: true,
+  sack: true,
   maxBacklog: 4096,
-  congestionControl: "reno",
+  congestionControl: "cubic",
   initialCwnd: 10,
+  challengeAckLimit: 1000,
 };
 
 /** Linux's SOCK_MIN_RCVBUF / SOCK_MIN_SNDBUF (what SO_RCVBUF / SO_SNDBUF never go below). */
@@ -100,6 +121,11 @@ export class TcpProtocol implements TransportProtocol {
   private readonly seg = new Segment();
   private readonly rstParams: NetworkWriteParams = { protocol: TCP_PROTOCOL, ttl: 64, tos: 0 };
   private closed = false;
+  /** The challenge-ACK rate limit's current one-second interval and how many it sent in it. */
+  private challengeStart = -Infinity;
+  private challengeCount = 0;
+  /** Counters beyond the stack-wide TcpStats (the contract's), for tests and diagnostics. */
+  readonly counters = { challengeAcksSuppressed: 0, pawsRejected: 0 };
 
   constructor(
     readonly stack: StackServices,
@@ -115,6 +141,21 @@ export class TcpProtocol implements TransportProtocol {
     if (netProto !== IPV4_PROTOCOL && netProto !== IPV6_PROTOCOL) return Err.AddressFamilyNotSupported;
     if (this.closed) return Err.InvalidEndpointState;
     return new TcpEndpoint(this, netProto, waiterQueue);
+  }
+
+  /** RFC 5961 §7: whether one more challenge ACK fits in this second's budget (counted if so). */
+  allowChallengeAck(): boolean {
+    const now = this.stack.clock.now();
+    if (now - this.challengeStart >= 1000) {
+      this.challengeStart = now;
+      this.challengeCount = 0;
+    }
+    if (this.challengeCount >= this.options.challengeAckLimit) {
+      this.counters.challengeAcksSuppressed++;
+      return false;
+    }
+    this.challengeCount++;
+    return true;
   }
 
   /** Live endpoints (open sockets plus connections finishing after close). */
@@ -168,7 +209,7 @@ export class TcpProtocol implements TransportProtocol {
       ack = seqAdd(seg.seq, seg.seqLen);
       flags = TCP_RST | TCP_ACK;
     }
-    const out = buildSegment(route, seg.dstPort, seg.srcPort, seq, ack, flags, 0, 0, null, 0);
+    const out = buildSegment(route, seg.dstPort, seg.srcPort, seq, ack, flags, 0, null, null, 0);
     this.rstParams.ttl = route.defaultTtl;
     const err = route.writePacket(out, this.rstParams);
     const s = this.stack.stats.tcp;

@@ -5,7 +5,8 @@
  * Window (RFC 9293 §3.8.6.2.2): the right edge we advertised (`rcvAdvEdge` = RCV.NXT + RCV.WND
  * at the time) never moves left, and it only moves right in steps of at least
  * min(buffer / 2, MSS): receiver-side silly window syndrome avoidance. Windows are kept in bytes;
- * `wndScale` (RFC 7323, negotiated in part 2) is 0, so what goes on the wire is the byte count.
+ * the field on the wire is the window shifted right by `wndScale` (RFC 7323 §2, negotiated on
+ * SYN / SYN-ACK; 0 when either side did not offer it).
  *
  * ACKs (RFC 9293 §3.8.6.3, RFC 5681 §4.2, Linux's behaviour): an out-of-order segment, a
  * segment filling a hole and a duplicate get an ACK at once; in-order data is acknowledged at
@@ -14,8 +15,9 @@
  * segment, for up to 16 ACKs (Linux's TCP_MAX_QUICKACKS).
  */
 import { OutOfOrderQueue, ReceiveQueue } from "./rcvqueue.js";
-import { seqAdd, seqDiff, seqGT } from "./seqnum.js";
+import { seqAdd, seqDiff, seqGT, seqLEQ, seqLT } from "./seqnum.js";
 import type { TcpEndpoint } from "./endpoint.js";
+import type { OutOptions } from "./segment.js";
 
 /** Linux's TCP_MAX_QUICKACKS. */
 const MAX_QUICKACKS = 16;
@@ -33,7 +35,7 @@ export class Receiver {
   rcvAdvEdge = 0;
   /** RCV.NXT when we last sent an ACK (the left edge of the last advertised window). */
   rcvWup = 0;
-  /** Shift applied to the window field we send (RFC 7323; 0 until part 2 negotiates it). */
+  /** Shift applied to the window field we send (RFC 7323 §2.3; 0 unless negotiated). */
   wndScale = 0;
   /** The MSS we advertised in our SYN. */
   advMss = DEFAULT_MSS;
@@ -50,6 +52,19 @@ export class Receiver {
   ackNow = false;
   /** ACKs left in quick-ACK mode. */
   quickAcks = 0;
+  /** RFC 2018: SACK-permitted was exchanged; ACKs carry SACK blocks for out-of-order data. */
+  sackOk = false;
+  /**
+   * One sequence number inside each of the most recently received out-of-order segments, newest
+   * first (RFC 2018 §4: the first block reports the newest segment, then the blocks reported
+   * most recently).
+   */
+  private readonly recent: number[] = [];
+  /** RFC 2883 D-SACK: a duplicate [dsackStart, dsackEnd) to report once in the next ACK. */
+  private dsack = false;
+  private dsackStart = 0;
+  private dsackEnd = 0;
+  private readonly runs: number[] = [];
 
   constructor(private readonly ep: TcpEndpoint) {}
 
@@ -112,7 +127,16 @@ export class Receiver {
       const grow = seqDiff(cand, this.rcvAdvEdge);
       if (grow >= this.swsThreshold() || this.potentialWindow() === this.maxWindow()) this.rcvAdvEdge = cand;
     }
-    return this.window() >>> this.wndScale;
+    const s = this.wndScale;
+    if (s === 0) return this.window();
+    // RFC 7323 §2.4: the field is the window shifted right. Round up, not down, and move the edge
+    // to match, so the edge the peer computes never moves left as RCV.NXT advances (the
+    // overshoot is under 2^shift bytes).
+    let field = (this.window() + (1 << s) - 1) >>> s;
+    if (field > 0xffff) field = 0xffff;
+    const edge = seqAdd(this.rcvNxt, field * (1 << s));
+    if (seqGT(edge, this.rcvAdvEdge)) this.rcvAdvEdge = edge;
+    return field;
   }
 
   /** An ACK went out: RCV.WUP catches up, quick-ACK credit is used, nothing is owed any more. */
@@ -164,7 +188,12 @@ export class Receiver {
         // ACK that tells the sender about the hole). Linux also re-enters quick-ACK mode.
         const room = ep.rcvBufSize - this.used;
         const keep = len < room ? len : room;
-        if (keep > 0) this.ooo.insert(seq, buf.subarray(off, off + keep), this.rcvNxt);
+        if (keep > 0) {
+          const added = this.ooo.insert(seq, buf.subarray(off, off + keep), this.rcvNxt);
+          // RFC 2883: out-of-order bytes we already held are reported as a D-SACK.
+          if (added < keep && this.sackOk) this.noteDuplicate(seq, seqAdd(seq, keep));
+          if (this.sackOk) this.noteRecent(seq);
+        }
         if (keep < len) fin = false;
         this.ackNow = true;
         this.enterQuickAck();
@@ -203,9 +232,83 @@ export class Receiver {
     return pot - cur >= this.swsThreshold() && pot >= 2 * cur;
   }
 
+  /** RFC 2883: duplicate data [start, end) arrived; the next ACK's first SACK block reports it. */
+  noteDuplicate(start: number, end: number): void {
+    if (!this.sackOk) return;
+    this.dsack = true;
+    this.dsackStart = start;
+    this.dsackEnd = end;
+  }
+
+  private noteRecent(seq: number): void {
+    const r = this.recent;
+    const i = r.indexOf(seq);
+    if (i >= 0) r.splice(i, 1);
+    r.unshift(seq);
+    if (r.length > 4) r.length = 4;
+  }
+
+  /**
+   * Fills the SACK blocks of an outgoing ACK (at most `max`): a pending D-SACK first (RFC 2883
+   * §4), then the run holding the newest out-of-order segment and the runs reported most
+   * recently (RFC 2018 §4), then any other runs in sequence order.
+   */
+  fillSack(o: OutOptions, max: number): void {
+    o.sackCount = 0;
+    if (!this.sackOk || max <= 0) return;
+    const blocks = o.sack;
+    let n = 0;
+    if (this.dsack) {
+      this.dsack = false;
+      blocks[0] = this.dsackStart;
+      blocks[1] = this.dsackEnd;
+      n = 1;
+    }
+    if (this.ooo.length > 0) {
+      const runs = this.runs;
+      runs.length = 0;
+      this.ooo.blocks(runs);
+      const r = this.recent;
+      const first = n;
+      // The runs holding the most recent segments first, newest first...
+      for (let k = 0; k < r.length && n < max; k++) {
+        const x = r[k]!;
+        for (let j = 0; j < runs.length; j += 2) {
+          const a = runs[j]!;
+          if (seqLEQ(a, x) && seqLT(x, runs[j + 1]!)) {
+            if (!this.listed(blocks, first, n, a)) {
+              blocks[2 * n] = a;
+              blocks[2 * n + 1] = runs[j + 1]!;
+              n++;
+            }
+            break;
+          }
+        }
+      }
+      // ...then the others in sequence order.
+      for (let j = 0; j < runs.length && n < max; j += 2) {
+        const a = runs[j]!;
+        if (this.listed(blocks, first, n, a)) continue;
+        blocks[2 * n] = a;
+        blocks[2 * n + 1] = runs[j + 1]!;
+        n++;
+      }
+      // Forget recent entries now delivered in order.
+      for (let k = r.length - 1; k >= 0; k--) if (seqLT(r[k]!, this.rcvNxt)) r.splice(k, 1);
+    } else this.recent.length = 0;
+    o.sackCount = n;
+  }
+
+  /** True when one of blocks[from, to) starts at `a`. */
+  private listed(blocks: Uint32Array, from: number, to: number, a: number): boolean {
+    for (let i = from; i < to; i++) if (blocks[2 * i] === a) return true;
+    return false;
+  }
+
   /** Drops everything queued (abort/close). */
   clear(): void {
     this.ooo.clear();
+    this.recent.length = 0;
     if (this.queue.size > 0) this.queue.discard(this.queue.size);
   }
 }

@@ -160,9 +160,14 @@ export class OutOfOrderQueue {
     this.bytes = 0;
   }
 
-  /** The first held sequence number and the end of the last held byte (diagnostics, SACK later). */
+  /** The contiguous runs held, as [start, end) pairs in sequence order (adjacent entries merged). */
   blocks(out: number[]): void {
-    for (const e of this.entries) out.push(e.seq, seqAdd(e.seq, e.data.length));
+    for (const e of this.entries) {
+      const end = seqAdd(e.seq, e.data.length);
+      const n = out.length;
+      if (n >= 2 && out[n - 1] === e.seq) out[n - 1] = end;
+      else out.push(e.seq, end);
+    }
   }
 }
 

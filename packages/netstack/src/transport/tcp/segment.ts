@@ -7,7 +7,8 @@ import { PacketBuffer } from "../../buffer/packet.js";
 import { checksum, checksumViews, finishChecksum, pseudoHeaderChecksum } from "../../header/checksum.js";
 import {
   TCP_ACK_NUM, TCP_CHECKSUM, TCP_DATA_OFFSET, TCP_DST_PORT, TCP_FIN, TCP_FLAGS, TCP_MAX_HEADER, TCP_MIN_HEADER,
-  TCP_OPT_MSS, TCP_OPT_MSS_LEN, TCP_SEQ, TCP_SRC_PORT, TCP_SYN, TCP_URGENT, TCP_WINDOW, newTcpOptions, parseTcpOptions,
+  TCP_OPT_MSS, TCP_OPT_MSS_LEN, TCP_OPT_NOP, TCP_OPT_SACK, TCP_OPT_SACK_PERMITTED, TCP_OPT_TIMESTAMP, TCP_OPT_WS,
+  TCP_SEQ, TCP_SRC_PORT, TCP_SYN, TCP_URGENT, TCP_WINDOW, newTcpOptions, parseTcpOptions, resetTcpOptions,
   type TcpOptions,
 } from "../../header/tcp.js";
 import { TCP_PROTOCOL } from "../../tcpip/address.js";
@@ -72,7 +73,7 @@ export class Segment {
     this.payloadLen = len - hl;
     // Malformed option lists are ignored like Linux does (what parsed before the fault is kept).
     if (hl > TCP_MIN_HEADER) parseTcpOptions(b, off + TCP_MIN_HEADER, hl - TCP_MIN_HEADER, this.options);
-    else this.options.mss = 0;
+    else resetTcpOptions(this.options);
     return SegmentOk;
   }
 }
@@ -94,8 +95,97 @@ function put32(b: Uint8Array, i: number, v: number): void {
 }
 
 /**
+ * The options of one outbound segment (one reusable record per endpoint). SYN and SYN-ACK carry
+ * MSS, SACK-permitted, timestamps and window scale; other segments timestamps and SACK blocks.
+ */
+export class OutOptions {
+  /** MSS option value (0: none). */
+  mss = 0;
+  /** Window scale shift (-1: none). */
+  wscale = -1;
+  sackPermitted = false;
+  /** Timestamps option (RFC 7323 §3). */
+  ts = false;
+  tsVal = 0;
+  tsEcr = 0;
+  /** SACK blocks (RFC 2018): `sackCount` pairs of [left, right) in `sack`. */
+  sackCount = 0;
+  readonly sack = new Uint32Array(8);
+
+  clear(): void {
+    this.mss = 0;
+    this.wscale = -1;
+    this.sackPermitted = false;
+    this.ts = false;
+    this.sackCount = 0;
+  }
+
+  /** Bytes the options take (a multiple of 4). */
+  length(): number {
+    let n = 0;
+    if (this.mss > 0) n += 4;
+    if (this.ts) n += 12;
+    else if (this.sackPermitted) n += 4;
+    if (this.wscale >= 0) n += 4;
+    if (this.sackCount > 0) n += 4 + 8 * this.sackCount;
+    return n;
+  }
+}
+
+/**
+ * Writes `o` at b[i] in the usual layout (NOPs aligning each option on 32 bits, SACK-permitted
+ * sharing the timestamps' padding, as RFC 7323 Appendix A suggests); returns the bytes written.
+ */
+function writeOptions(b: Uint8Array, i: number, o: OutOptions): number {
+  const start = i;
+  if (o.mss > 0) {
+    // RFC 9293 §3.2: MSS option, kind 2, length 4 (only in SYN segments).
+    b[i] = TCP_OPT_MSS;
+    b[i + 1] = TCP_OPT_MSS_LEN;
+    put16(b, i + 2, o.mss > 0xffff ? 0xffff : o.mss);
+    i += 4;
+  }
+  if (o.ts) {
+    if (o.sackPermitted) {
+      b[i] = TCP_OPT_SACK_PERMITTED;
+      b[i + 1] = 2;
+    } else {
+      b[i] = TCP_OPT_NOP;
+      b[i + 1] = TCP_OPT_NOP;
+    }
+    b[i + 2] = TCP_OPT_TIMESTAMP;
+    b[i + 3] = 10;
+    put32(b, i + 4, o.tsVal);
+    put32(b, i + 8, o.tsEcr);
+    i += 12;
+  } else if (o.sackPermitted) {
+    b[i] = TCP_OPT_NOP;
+    b[i + 1] = TCP_OPT_NOP;
+    b[i + 2] = TCP_OPT_SACK_PERMITTED;
+    b[i + 3] = 2;
+    i += 4;
+  }
+  if (o.wscale >= 0) {
+    b[i] = TCP_OPT_NOP;
+    b[i + 1] = TCP_OPT_WS;
+    b[i + 2] = 3;
+    b[i + 3] = o.wscale;
+    i += 4;
+  }
+  if (o.sackCount > 0) {
+    b[i] = TCP_OPT_NOP;
+    b[i + 1] = TCP_OPT_NOP;
+    b[i + 2] = TCP_OPT_SACK;
+    b[i + 3] = 2 + 8 * o.sackCount;
+    i += 4;
+    for (let k = 0; k < 2 * o.sackCount; k++, i += 4) put32(b, i, o.sack[k]!);
+  }
+  return i - start;
+}
+
+/**
  * Builds an outbound segment: a packet with room for the route's headers, the TCP header (with
- * an MSS option when `mss` > 0) written in place, `payload` attached as views, and the checksum
+ * the options in `opts`, if any) written in place, `payload` attached as views, and the checksum
  * filled in unless the route's link computes it (TX offload).
  */
 export function buildSegment(
@@ -106,11 +196,11 @@ export function buildSegment(
   ack: number,
   flags: number,
   window: number,
-  mss: number,
+  opts: OutOptions | null,
   payload: readonly Uint8Array[] | null,
   payloadLen: number,
 ): PacketBuffer {
-  const optLen = mss > 0 ? TCP_OPT_MSS_LEN : 0;
+  const optLen = opts ? opts.length() : 0;
   const hl = TCP_MIN_HEADER + optLen;
   const pkt = PacketBuffer.outbound(route.maxHeaderLength + TCP_MAX_HEADER, payload ?? undefined);
   const off = pkt.prepend(hl);
@@ -124,12 +214,7 @@ export function buildSegment(
   put16(b, off + TCP_WINDOW, window > 0xffff ? 0xffff : window);
   put16(b, off + TCP_CHECKSUM, 0);
   put16(b, off + TCP_URGENT, 0);
-  if (mss > 0) {
-    // RFC 9293 §3.2: MSS option, kind 2, length 4 (only in SYN segments).
-    b[off + TCP_MIN_HEADER] = TCP_OPT_MSS;
-    b[off + TCP_MIN_HEADER + 1] = TCP_OPT_MSS_LEN;
-    put16(b, off + TCP_MIN_HEADER + 2, mss > 0xffff ? 0xffff : mss);
-  }
+  if (optLen > 0) writeOptions(b, off + TCP_MIN_HEADER, opts!);
   pkt.transportHeader = off;
   pkt.transportProtocol = TCP_PROTOCOL;
   if (route.txChecksumOffload) {

@@ -15,7 +15,7 @@ import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN } from "../../header/tcp.js";
 import { SendBuffer } from "./sendbuf.js";
 import { RttEstimator, FALLBACK_RTO } from "./rtt.js";
 import { NewReno, type CongestionControl } from "./congestion.js";
-import { seqAdd, seqDiff, seqGEQ, seqGT, seqLT } from "./seqnum.js";
+import { seqAdd, seqDiff, seqGEQ, seqGT, seqLEQ, seqLT } from "./seqnum.js";
 import { DEFAULT_MSS } from "./rcv.js";
 import type { TcpEndpoint } from "./endpoint.js";
 
@@ -39,7 +39,7 @@ export class Sender {
   /** SND.WL1 / SND.WL2: the segment that last updated the window. */
   sndWl1 = 0;
   sndWl2 = 0;
-  /** Shift applied to the peer's window field (RFC 7323; 0 until part 2). */
+  /** Shift applied to the peer's window field (RFC 7323 §2.3; 0 unless negotiated). */
   wndScale = 0;
 
   readonly buf = new SendBuffer();
@@ -90,6 +90,16 @@ export class Sender {
   lastSendTime = 0;
   /** A segment was refused as too big for the path: re-derive the MSS before sending more. */
   pathMtuShrunk = false;
+
+  /** RFC 2018: SACK negotiated; loss recovery follows RFC 6675 with the scoreboard below. */
+  sackOk = false;
+  /** The scoreboard: SACKed ranges above SND.UNA as [start, end) pairs, in order, merged. */
+  readonly sacked: number[] = [];
+  sackedBytes = 0;
+  /** RFC 6675 HighRxt: the end of the highest retransmission of the current recovery. */
+  highRxt = 0;
+  /** Length of the segment nextLost() found. */
+  private nextLen = 0;
   private readonly views: Uint8Array[] = [];
 
   constructor(private readonly ep: TcpEndpoint) {
@@ -182,15 +192,29 @@ export class Sender {
       // RFC 5681 §4.1: after an idle period longer than the RTO, restart from the initial window.
       this.cc.onIdleRestart(mss * ep.proto.options.initialCwnd);
     }
+    const sackRecovery = this.inRecovery && this.sackOk;
+    if (sackRecovery) this.sackRecoveryOutput();
     for (;;) {
+      if (this.sackOk && this.sacked.length > 0 && seqLT(this.sndNxt, this.sndMax)) {
+        // Resending after a timeout: skip what the peer has SACKed.
+        const e = this.sackedEnd(this.sndNxt);
+        if (e !== -1) {
+          this.sndNxt = e;
+          continue;
+        }
+      }
       const avail = this.unsent();
       if (avail > 0) {
-        const inFlight = seqDiff(this.sndNxt, this.sndUna);
-        const cwnd = this.cc.cwnd;
+        const inFlight = sackRecovery ? this.pipe() : seqDiff(this.sndNxt, this.sndUna);
+        const cwnd = Math.floor(this.cc.cwnd); // CUBIC keeps fractional bytes; segments are whole
         const wnd = this.sndWnd < cwnd ? this.sndWnd : cwnd;
         const usable = wnd - inFlight;
         let len = avail < mss ? avail : mss;
         if (usable < len) len = usable;
+        if (this.sackOk && this.sacked.length > 0 && seqLT(this.sndNxt, this.sndMax)) {
+          const gap = this.toNextSacked(this.sndNxt);
+          if (gap < len) len = gap;
+        }
         if (len <= 0) break;
         if (len < mss && !seqLT(this.sndNxt, this.sndMax)) {
           if (len < avail) {
@@ -277,12 +301,167 @@ export class Sender {
    * and need yet another timeout); when the window is zero the segment doubles as a probe, as in
    * Linux.
    */
-  private retransmitHead(): void {
+  private retransmitHead(): number {
     const left = seqDiff(this.dataEndSeq(), this.sndUna);
     let len = left > 0 ? (left < this.mss ? left : this.mss) : 0;
     if (this.sndWnd > 0 && len > this.sndWnd) len = this.sndWnd;
-    if (len === 0 && !(this.finQueued && this.sndUna === this.finSeq)) return;
-    this.transmit(this.sndUna, len);
+    if (this.sackOk && this.sacked.length > 0) {
+      // Never resend bytes the peer has SACKed.
+      const d = seqDiff(this.sacked[0]!, this.sndUna);
+      if (d > 0 && d < len) len = d;
+    }
+    if (len === 0 && !(this.finQueued && this.sndUna === this.finSeq)) return 0;
+    return this.transmit(this.sndUna, len);
+  }
+
+  // ------------------------------------------------------------------ SACK scoreboard (RFC 6675)
+
+  /**
+   * The SACK blocks of an acceptable ACK (RFC 2018 §4) update the scoreboard. A first block
+   * below the cumulative ACK, or inside the second block, is a D-SACK (RFC 2883 §4): it reports
+   * a duplicate and is only counted.
+   */
+  onSackBlocks(ack: number, blocks: Uint32Array, count: number): void {
+    const base = seqGT(ack, this.sndUna) ? ack : this.sndUna;
+    for (let i = 0; i < count; i++) {
+      let l = blocks[2 * i]!;
+      let r = blocks[2 * i + 1]!;
+      if (!seqLT(l, r)) continue;
+      if (i === 0 && (seqLEQ(r, ack) || (count > 1 && seqLEQ(blocks[2]!, l) && seqLEQ(r, blocks[3]!)))) {
+        this.ep.stack.stats.tcp.segmentsAckedWithDSACK++;
+        continue;
+      }
+      if (seqLT(l, base)) l = base;
+      if (seqGT(r, this.sndMax)) r = this.sndMax;
+      if (seqLT(l, r)) this.addSacked(l, r);
+    }
+  }
+
+  private addSacked(l: number, r: number): void {
+    const a = this.sacked;
+    let i = 0;
+    while (i < a.length && seqLT(a[i + 1]!, l)) i += 2;
+    let j = i;
+    while (j < a.length && seqLEQ(a[j]!, r)) {
+      if (seqLT(a[j]!, l)) l = a[j]!;
+      if (seqGT(a[j + 1]!, r)) r = a[j + 1]!;
+      j += 2;
+    }
+    a.splice(i, j - i, l, r);
+    this.countSacked();
+  }
+
+  /** Drops what the cumulative ACK now covers. */
+  private pruneSacked(): void {
+    const a = this.sacked;
+    if (a.length === 0) return;
+    let k = 0;
+    while (k < a.length && seqLEQ(a[k + 1]!, this.sndUna)) k += 2;
+    if (k > 0) a.splice(0, k);
+    if (a.length > 0 && seqLT(a[0]!, this.sndUna)) a[0] = this.sndUna;
+    this.countSacked();
+  }
+
+  private countSacked(): void {
+    const a = this.sacked;
+    let n = 0;
+    for (let k = 0; k < a.length; k += 2) n += seqDiff(a[k + 1]!, a[k]!);
+    this.sackedBytes = n;
+  }
+
+  /**
+   * RFC 6675 IsLost: a sequence number is lost when more than (DupThresh - 1) * SMSS bytes
+   * above it are SACKed. Everything unSACKed below the returned point is lost.
+   */
+  private lostLimit(): number {
+    const a = this.sacked;
+    const need = 2 * this.mss;
+    let bytes = 0;
+    for (let k = a.length - 2; k >= 0; k -= 2) {
+      bytes += seqDiff(a[k + 1]!, a[k]!);
+      if (bytes > need) return a[k]!;
+    }
+    return this.sndUna;
+  }
+
+  isLost(seq: number): boolean {
+    return seqLT(seq, this.lostLimit());
+  }
+
+  /**
+   * RFC 6675 §4 SetPipe: bytes believed in the network — unSACKed bytes not deemed lost, plus
+   * the lost ones already retransmitted (below HighRxt).
+   */
+  pipe(): number {
+    const a = this.sacked;
+    const lim = this.lostLimit();
+    const rx = seqLT(this.highRxt, lim) ? this.highRxt : lim;
+    let pipe = 0;
+    let h = this.sndUna;
+    for (let k = 0; k <= a.length; k += 2) {
+      const e = k < a.length ? a[k]! : this.sndMax;
+      if (seqLT(h, e)) {
+        pipe += seqDiff(e, h);
+        // The lost part [h, min(e, lim)) is out of the network unless retransmitted (below rx).
+        const le = seqLT(e, lim) ? e : lim;
+        if (seqLT(h, le)) {
+          const rxEnd = seqLT(rx, le) ? rx : le;
+          const retrans = seqLT(h, rxEnd) ? seqDiff(rxEnd, h) : 0;
+          pipe -= seqDiff(le, h) - retrans;
+        }
+      }
+      if (k < a.length) h = a[k + 1]!;
+    }
+    return pipe;
+  }
+
+  /** RFC 6675 §4 NextSeg rule 1: the first lost, unSACKed, not yet retransmitted byte, or -1. */
+  private nextLost(): number {
+    const a = this.sacked;
+    const lim = this.lostLimit();
+    let h = this.sndUna;
+    for (let k = 0; k < a.length; k += 2) {
+      const e = seqLT(a[k]!, lim) ? a[k]! : lim;
+      const s = seqLT(h, this.highRxt) ? this.highRxt : h;
+      if (seqLT(s, e)) {
+        const n = seqDiff(a[k]!, s);
+        this.nextLen = n < this.mss ? n : this.mss;
+        return s;
+      }
+      h = a[k + 1]!;
+      if (!seqLT(h, lim)) break;
+    }
+    return -1;
+  }
+
+  /** RFC 6675 §5 (C): retransmit lost segments while cwnd - pipe allows a full segment. */
+  private sackRecoveryOutput(): void {
+    const mss = this.mss;
+    for (;;) {
+      if (this.cc.cwnd - this.pipe() < mss) return;
+      const s = this.nextLost();
+      if (s === -1) return;
+      const len = this.nextLen;
+      this.transmit(s, len);
+      this.highRxt = seqAdd(s, len);
+    }
+  }
+
+  /** The end of the SACKed range holding `seq`, or -1. */
+  private sackedEnd(seq: number): number {
+    const a = this.sacked;
+    for (let k = 0; k < a.length; k += 2) {
+      if (seqLT(seq, a[k]!)) return -1;
+      if (seqLT(seq, a[k + 1]!)) return a[k + 1]!;
+    }
+    return -1;
+  }
+
+  /** Bytes from `seq` to the next SACKed range (or a large number). */
+  private toNextSacked(seq: number): number {
+    const a = this.sacked;
+    for (let k = 0; k < a.length; k += 2) if (seqLT(seq, a[k]!)) return seqDiff(a[k]!, seq);
+    return 0x7fffffff;
   }
 
   /** Arms, re-arms or stops the retransmission / persist timer to match what is outstanding. */
@@ -382,8 +561,14 @@ export class Sender {
     }
     // Congestion control counts data bytes (not the SYN or FIN).
     const acked = dataAcked > 0 ? dataAcked : 0;
-    // RFC 6298 §2 / §3: a measurement from the timed segment once it is covered.
-    if (this.rttTiming && seqGEQ(ack, this.rttSeq)) {
+    // RFC 7323 §4.1: with timestamps, every ACK of new data measures the RTT from its echo
+    // (retransmissions included: the echo names the transmission that was acknowledged).
+    if (ep.tsEcrValid) {
+      const r = (ep.tsNow() - ep.tsEcr) >>> 0;
+      if (r < 0x7fffffff) this.rtt.sample(r);
+      this.rttTiming = false;
+    } else if (this.rttTiming && seqGEQ(ack, this.rttSeq)) {
+      // RFC 6298 §2 / §3: a measurement from the timed segment once it is covered.
       this.rtt.sample(now - this.rttTime);
       this.rttTiming = false;
     }
@@ -391,6 +576,7 @@ export class Sender {
     this.probesOut = 0;
     this.sndUna = ack;
     if (seqLT(this.sndNxt, ack)) this.sndNxt = ack;
+    if (this.sacked.length > 0) this.pruneSacked();
     let restartTimer = true;
     if (this.inRecovery) {
       if (seqGEQ(ack, this.recover)) {
@@ -398,6 +584,12 @@ export class Sender {
         this.inRecovery = false;
         this.dupAcks = 0;
         this.cc.onExitRecovery(this.outstanding(), this.mss);
+      } else if (this.sackOk) {
+        // RFC 6675: the scoreboard decides what to resend (output() does it); cwnd was never
+        // inflated, so nothing to deflate. A partial ACK still means the new head is missing.
+        if (!seqLT(this.sndUna, this.highRxt)) this.highRxt = seqAdd(this.sndUna, this.retransmitHead());
+        restartTimer = !this.partialAckSeen;
+        this.partialAckSeen = true;
       } else {
         // RFC 6582 §3.2 step 5: a partial ACK. Retransmit the first unacknowledged segment,
         // deflate cwnd, and reset the timer only for the first partial ACK ("impatient").
@@ -427,13 +619,16 @@ export class Sender {
   private dupAck(): void {
     this.dupAcks++;
     if (this.inRecovery) {
-      // RFC 5681 §3.2 step 4: inflate; output() then sends new data if cwnd allows.
-      this.cc.onDupAckInRecovery(this.mss);
+      // RFC 5681 §3.2 step 4: inflate; output() then sends new data if cwnd allows. With SACK
+      // (RFC 6675) the pipe estimate replaces inflation.
+      if (!this.sackOk) this.cc.onDupAckInRecovery(this.mss);
       return;
     }
     // RFC 6582 §3.2 step 2: fast retransmit only when the ACK covers more than `recover`
-    // (old duplicates after a timeout must not trigger another reduction).
-    if (this.dupAcks === 3 && seqGT(this.sndUna, this.recover)) {
+    // (old duplicates after a timeout must not trigger another reduction). RFC 6675 §5: with
+    // SACK, also as soon as the scoreboard says the first segment is lost.
+    if ((this.dupAcks === 3 || (this.sackOk && this.sacked.length > 0 && this.isLost(this.sndUna))) &&
+      seqGT(this.sndUna, this.recover)) {
       const ep = this.ep;
       this.inRecovery = true;
       this.partialAckSeen = false;
@@ -442,7 +637,9 @@ export class Sender {
       this.rttTiming = false;
       ep.stack.stats.tcp.fastRetransmit++;
       ep.stack.stats.tcp.fastRecovery++;
-      this.retransmitHead();
+      // RFC 6675 §5 (4.2): with SACK, cwnd = ssthresh and the pipe estimate does the rest.
+      if (this.sackOk) this.cc.cwnd = this.cc.ssthresh;
+      this.highRxt = seqAdd(this.sndUna, this.retransmitHead());
     }
   }
 
@@ -471,6 +668,7 @@ export class Sender {
     this.recover = this.sndMax;
     this.inRecovery = false;
     this.dupAcks = 0;
+    this.highRxt = this.sndUna;
     this.rtt.backoff();
     this.rttTiming = false;
     // Go back to SND.UNA: the first segment now, the rest as ACKs open the congestion window.
@@ -505,7 +703,7 @@ export class Sender {
       return;
     }
     const inFlight = seqDiff(this.sndNxt, this.sndUna);
-    const cwnd = this.cc.cwnd;
+    const cwnd = Math.floor(this.cc.cwnd);
     const usable = (this.sndWnd < cwnd ? this.sndWnd : cwnd) - inFlight;
     if (usable > 0) {
       let len = avail < this.mss ? avail : this.mss;
