@@ -14,9 +14,9 @@
 import * as v8 from "node:v8";
 import * as vm from "node:vm";
 import {
-  Address, Err, EventIn, EventOut, IPV4_PROTOCOL, ManualClock, Pipe, SeededRandom, Stack, UDP_PROTOCOL, WaiterQueue, icmp,
-  ipv4, isError, udp, type Endpoint, type LinkEndpoint, type NetworkDispatcher, type PacketBuffer,
-  type TransportProtocolFactory,
+  Address, Err, EthernetEndpoint, EventIn, EventOut, IPV4_PROTOCOL, IPV6_PROTOCOL, ManualClock, Pipe, SeededRandom, Stack,
+  UDP_PROTOCOL, WaiterQueue, arp, icmp, icmp6, ipv4, ipv6, isError, udp, type Endpoint, type LinkEndpoint,
+  type NetworkDispatcher, type PacketBuffer, type TransportProtocolFactory,
 } from "@netstack-ts/netstack";
 import * as netstack from "@netstack-ts/netstack";
 import { fixChecksums, mutate, randInt, randomFrame } from "./mutate.js";
@@ -32,7 +32,7 @@ class InjectorLink implements LinkEndpoint, NetworkDispatcher {
   private sampleAt = 0;
   sampling = true;
 
-  constructor(readonly inner: LinkEndpoint, private readonly exclude: (b: Uint8Array) => boolean) {}
+  constructor(readonly inner: LinkEndpoint, private readonly exclude: (b: Uint8Array) => boolean, private readonly l2 = false) {}
   get mtu() { return this.inner.mtu; }
   get maxHeaderLength() { return this.inner.maxHeaderLength; }
   get linkAddress() { return this.inner.linkAddress; }
@@ -63,7 +63,8 @@ class InjectorLink implements LinkEndpoint, NetworkDispatcher {
     if (!d) return;
     const v = b[0] === undefined ? 0 : b[0] >> 4;
     const pkt = netstack.PacketBuffer.inbound(b.slice());
-    d.deliverNetworkPacket(v === 4 ? 0x0800 : v === 6 ? 0x86dd : 0, pkt);
+    // Below an Ethernet endpoint the frame carries its own type; a bare L3 link reports the version.
+    d.deliverNetworkPacket(this.l2 ? 0 : v === 4 ? 0x0800 : v === 6 ? 0x86dd : 0, pkt);
     d.deliverBatchEnd();
   }
 }
@@ -77,10 +78,13 @@ export interface FuzzOptions {
   heapBound?: number;
   /** Called with progress every 100,000 frames. */
   progress?: (done: number) => void;
+  /** The victim is on Ethernet (ARP and NDP resolve neighbors; frames are mutated with their L2 header). */
+  ethernet?: boolean;
 }
 
 export interface FuzzFailure {
   seed: number;
+  ethernet: boolean;
   index: number;
   reason: string;
   frame: string; // base64
@@ -96,7 +100,7 @@ export interface FuzzResult {
 }
 
 /** Sum of every counter except those that move on every received packet (not an outcome). */
-function outcomeSum(s: Stack): number {
+function outcomeSum(s: Stack, linkStats: object | null): number {
   const skip = new Set(["packetsReceived", "rx", "bytes"]);
   let total = 0;
   const walk = (o: unknown, key: string) => {
@@ -108,6 +112,8 @@ function outcomeSum(s: Stack): number {
   };
   walk(s.stats, "");
   for (const n of s.allNics()) walk({ ...n.stats, rx: 0 }, "");
+  // The Ethernet framing's own drops (not for our MAC, malformed header).
+  if (linkStats) walk(linkStats, "");
   return total;
 }
 
@@ -122,33 +128,61 @@ function gc(): void {
 
 export function runFuzz(opts: FuzzOptions): FuzzResult {
   const r = new SeededRandom(opts.seed);
+  const l2 = opts.ethernet ?? false;
   const clock = new ManualClock();
-  const pipe = new Pipe({ mtu: 1500, clock });
-  const transports: TransportProtocolFactory[] = [udp, icmp, ...(tcpFactory ? [tcpFactory] : [])];
-  const mk = (seed: number) => new Stack({ networkProtocols: [ipv4], transportProtocols: transports, clock,
-    random: new SeededRandom(seed) });
+  const pipe = new Pipe({ mtu: 1500, clock, maxHeaderLength: l2 ? 14 : 0 });
+  const transports: TransportProtocolFactory[] = [udp, icmp, icmp6, ...(tcpFactory ? [tcpFactory] : [])];
+  const mk = (seed: number) => new Stack({ networkProtocols: l2 ? [ipv4, ipv6, arp] : [ipv4, ipv6],
+    transportProtocols: transports, clock, random: new SeededRandom(seed) });
   const victim = mk(r.uint32());
   const peer = mk(r.uint32());
   // The monitored flows use peer ports 41000–41099: never use their frames as templates, since a
   // mutated copy with the exact 4-tuple and sequence numbers is an attack no stack can refuse
   // (an in-window RST from the path).
   const monitored = (b: Uint8Array) => {
-    if (b.length < 24 || b[0]! >> 4 !== 4) return false;
-    const ihl = (b[0]! & 15) * 4;
-    const sp = (b[ihl]! << 8) | b[ihl + 1]!;
+    let o = 0;
+    if (l2) {
+      if (b.length < 14) return false;
+      const type = (b[12]! << 8) | b[13]!;
+      if (type !== 0x0800 && type !== 0x86dd) return false;
+      o = 14;
+    }
+    let at: number;
+    if (b.length >= o + 24 && b[o]! >> 4 === 4) at = o + (b[o]! & 15) * 4;
+    else if (b.length >= o + 44 && b[o]! >> 4 === 6 && (b[o + 6] === 6 || b[o + 6] === 17)) at = o + 40;
+    else return false;
+    if (at + 2 > b.length) return false;
+    const sp = (b[at]! << 8) | b[at + 1]!;
     return sp >= 41000 && sp < 41100;
   };
-  const inj = new InjectorLink(pipe.a, monitored);
-  victim.createNic(1, inj, { name: "victim0" });
-  peer.createNic(1, pipe.b, { name: "peer0" });
+  const inj = new InjectorLink(pipe.a, monitored, l2);
+  const VMAC = Uint8Array.of(2, 0, 0, 0, 0, 1);
+  const PMAC = Uint8Array.of(2, 0, 0, 0, 0, 2);
+  const victimEth = l2 ? new EthernetEndpoint(inj, { mac: VMAC }) : null;
+  victim.createNic(1, victimEth ?? inj, { name: "victim0" });
+  peer.createNic(1, l2 ? new EthernetEndpoint(pipe.b, { mac: PMAC }) : pipe.b, { name: "peer0" });
   victim.addAddress(1, "198.18.0.1/24");
   peer.addAddress(1, "198.18.0.2/24");
-  victim.addRoute({ destination: "198.18.0.0/24", nic: 1 });
-  peer.addRoute({ destination: "198.18.0.0/24", nic: 1 });
+  victim.addAddress(1, "fd00:198:18::1/64");
+  peer.addAddress(1, "fd00:198:18::2/64");
+  for (const s of [victim, peer]) {
+    s.addRoute({ destination: "198.18.0.0/24", nic: 1 });
+    s.addRoute({ destination: "fd00:198:18::/64", nic: 1 });
+  }
   const V = Address.from("198.18.0.1");
+  const V6 = Address.from("fd00:198:18::1");
+  const P6 = Address.from("fd00:198:18::2");
+  if (l2) {
+    // Plain ARP and unauthenticated NDP let any frame rebind an address to another MAC (cache
+    // poisoning is in the protocols, not a bug), and a mutated ARP reply from the peer does just
+    // that. The monitored peer is pinned with permanent entries, as a host pins its gateway;
+    // every other address goes through ARP/NDP as usual.
+    victim.addStaticNeighbor(1, IPV4_PROTOCOL, "198.18.0.2", PMAC);
+    victim.addStaticNeighbor(1, IPV6_PROTOCOL, P6, PMAC);
+  }
   const failures: FuzzFailure[] = [];
   const fail = (index: number, reason: string, frame: Uint8Array) => {
-    if (failures.length < 20) failures.push({ seed: opts.seed, index, reason, frame: Buffer.from(frame).toString("base64") });
+    if (failures.length < 20) failures.push({ seed: opts.seed, ethernet: l2, index, reason, frame: Buffer.from(frame).toString("base64") });
   };
   const pump = () => {
     for (let i = 0; i < 10_000; i++) {
@@ -159,34 +193,43 @@ export function runFuzz(opts: FuzzOptions): FuzzResult {
   };
 
   // Victim services: UDP echo on 7 (and 9 discards), TCP echo on 7 when TCP is available.
-  const open = (s: Stack, proto: number, wq = new WaiterQueue()) => {
-    const ep = s.newEndpoint(proto, IPV4_PROTOCOL, wq);
+  const open = (s: Stack, proto: number, wq = new WaiterQueue(), net = IPV4_PROTOCOL) => {
+    const ep = s.newEndpoint(proto, net, wq);
     if (isError(ep)) throw new Error(String(ep));
+    // Servers exist once per family, both on port 7.
+    if (net === IPV6_PROTOCOL) ep.setSockOpt("v6Only", true);
     return ep;
   };
-  const uwq = new WaiterQueue();
-  const userver = open(victim, UDP_PROTOCOL, uwq);
-  userver.bind({ port: 7 });
+  // Let duplicate address detection finish on Ethernet before anything uses the IPv6 addresses.
+  for (let i = 0; i < 150; i++) { clock.advance(10); for (let k = 0; k < 100 && pipe.queued > 0; k++) pipe.drainAll(); }
   const ubuf = new Uint8Array(65536);
-  uwq.register({ callback: () => {
-    for (let i = 0; i < 1000; i++) {
-      const res = userver.read(ubuf, { needRemoteAddr: true });
-      if (isError(res)) return;
-      userver.write(ubuf.subarray(0, res.count), { to: res.from! });
-    }
-  } }, EventIn);
+  for (const net of [IPV4_PROTOCOL, IPV6_PROTOCOL]) {
+    const uwq = new WaiterQueue();
+    const userver = open(victim, UDP_PROTOCOL, uwq, net);
+    userver.bind({ port: 7 });
+    uwq.register({ callback: () => {
+      for (let i = 0; i < 1000; i++) {
+        const res = userver.read(ubuf, { needRemoteAddr: true });
+        if (isError(res)) return;
+        userver.write(ubuf.subarray(0, res.count), { to: res.from! });
+      }
+    } }, EventIn);
+  }
   const uclient = open(peer, UDP_PROTOCOL);
   uclient.bind({ port: 41000 });
   uclient.connect({ addr: V, port: 7 });
+  const uclient6 = open(peer, UDP_PROTOCOL, undefined, IPV6_PROTOCOL);
+  uclient6.bind({ port: 41050 });
+  uclient6.connect({ addr: V6, port: 7 });
 
   let tcpConns: { client: Endpoint; sent: number; got: number }[] = [];
   const tcpEcho = new Map<Endpoint, WaiterQueue>();
-  if (tcpFactory) {
+  const tbuf = new Uint8Array(65536);
+  if (tcpFactory) for (const net of [IPV4_PROTOCOL, IPV6_PROTOCOL]) {
     const lwq = new WaiterQueue();
-    const listener = open(victim, TCP, lwq);
+    const listener = open(victim, TCP, lwq, net);
     listener.bind({ port: 7 });
     listener.listen(128);
-    const tbuf = new Uint8Array(65536);
     lwq.register({ callback: () => {
       for (;;) {
         const a = listener.accept();
@@ -215,10 +258,18 @@ export function runFuzz(opts: FuzzOptions): FuzzResult {
         serve();
       }
     } }, EventIn);
+  }
+  if (tcpFactory) {
     for (let i = 0; i < 3; i++) {
       const c = open(peer, TCP);
       c.bind({ port: 41001 + i });
       c.connect({ addr: V, port: 7 });
+      tcpConns.push({ client: c, sent: 0, got: 0 });
+    }
+    for (let i = 0; i < 2; i++) {
+      const c = open(peer, TCP, undefined, IPV6_PROTOCOL);
+      c.bind({ port: 41051 + i });
+      c.connect({ addr: V6, port: 7 });
       tcpConns.push({ client: c, sent: 0, got: 0 });
     }
     for (let i = 0; i < 50; i++) { pump(); clock.advance(10); }
@@ -229,22 +280,27 @@ export function runFuzz(opts: FuzzOptions): FuzzResult {
   let flowChecks = 0;
   const checkFlows = (index: number) => {
     flowChecks++;
-    // UDP: ten datagrams echoed intact.
-    const sent: Uint8Array[] = [];
-    for (let i = 0; i < 10; i++) {
-      const d = new Uint8Array(1 + randInt(r, 1200));
-      r.fill(d);
-      sent.push(d);
-      uclient.write(d);
-    }
-    pump();
+    // UDP, both families: ten datagrams echoed intact.
     const buf = new Uint8Array(2048);
-    for (const d of sent) {
-      let res = uclient.read(buf);
-      if (res === Err.ConnectionRefused || res === Err.HostUnreachable) res = uclient.read(buf);
-      if (isError(res) || res.count !== d.length || Buffer.compare(buf.subarray(0, res.count), d) !== 0) {
-        fail(index, `UDP flow broken: ${isError(res) ? res.code : "data mismatch"}`, new Uint8Array(0));
-        return;
+    for (const uc of [uclient, uclient6]) {
+      const sent: Uint8Array[] = [];
+      for (let i = 0; i < 10; i++) {
+        const d = new Uint8Array(1 + randInt(r, 1200));
+        r.fill(d);
+        sent.push(d);
+        uc.write(d);
+      }
+      // Twice: a neighbor entry the fuzzer evicted is resolved again on the way.
+      pump();
+      clock.advance(1);
+      pump();
+      for (const d of sent) {
+        let res = uc.read(buf);
+        while (res === Err.ConnectionRefused || res === Err.HostUnreachable) res = uc.read(buf);
+        if (isError(res) || res.count !== d.length || Buffer.compare(buf.subarray(0, res.count), d) !== 0) {
+          fail(index, `UDP${uc === uclient6 ? "v6" : "v4"} flow broken: ${isError(res) ? res.code : "data mismatch"}`, new Uint8Array(0));
+          return;
+        }
       }
     }
     // TCP: each monitored connection moves 4 KiB more, verified.
@@ -298,6 +354,41 @@ export function runFuzz(opts: FuzzOptions): FuzzResult {
   frag[6] = 0x20; // MF
   fixChecksums(frag);
   templates.push(frag);
+  // IPv6: UDP echo, ICMPv6 echo request, a first fragment, a SYN, a Neighbor Solicitation.
+  const mkIp6 = (nh: number, payload: Uint8Array, hopLimit = 64) => {
+    const b = new Uint8Array(40 + payload.length);
+    netstack.header.encodeIPv6(b, 0, { trafficClass: 0, flowLabel: 0, payloadLength: payload.length, nextHeader: nh, hopLimit,
+      src: P6, dst: V6 });
+    b.set(payload, 40);
+    fixChecksums(b);
+    return b;
+  };
+  templates.push(mkIp6(17, Uint8Array.of(0x9c, 0x40, 0, 7, 0, 12, 0, 0, 1, 2, 3, 4)));
+  templates.push(mkIp6(58, Uint8Array.of(128, 0, 0, 0, 0x12, 0x34, 0, 1, 9, 9, 9, 9)));
+  templates.push(mkIp6(44, Uint8Array.of(17, 0, 0, 1, 0, 0, 0x12, 0x34, 0x9c, 0x40, 0, 7, 0, 24, 0, 0, ...new Uint8Array(16))));
+  templates.push(mkIp6(6, syn));
+  templates.push(mkIp6(58, Uint8Array.of(135, 0, 0, 0, 0, 0, 0, 0, ...V6.bytes, 1, 1, ...PMAC), 255));
+  if (l2) {
+    for (let i = 0; i < templates.length; i++) {
+      const t = templates[i]!;
+      const f = new Uint8Array(14 + t.length);
+      f.set(VMAC, 0);
+      f.set(PMAC, 6);
+      f[12] = t[0]! >> 4 === 6 ? 0x86 : 0x08;
+      f[13] = t[0]! >> 4 === 6 ? 0xdd : 0x00;
+      f.set(t, 14);
+      templates[i] = f;
+    }
+    for (const op of [1, 2]) {
+      const f = new Uint8Array(14 + 28);
+      f.set(op === 1 ? netstack.header.BROADCAST_MAC : VMAC, 0);
+      f.set(PMAC, 6);
+      f[12] = 0x08;
+      f[13] = 0x06;
+      netstack.header.encodeArp(f, 14, { op, sha: PMAC, spa: Address.from("198.18.0.2"), tha: op === 1 ? new Uint8Array(6) : VMAC, tpa: V });
+      templates.push(f);
+    }
+  }
 
   gc();
   const baseline = process.memoryUsage().heapUsed;
@@ -308,20 +399,20 @@ export function runFuzz(opts: FuzzOptions): FuzzResult {
   for (let i = 0; i < opts.frames; i++) {
     let frame: Uint8Array;
     const choice = randInt(r, 10);
-    if (choice < 2) frame = randomFrame(r);
-    else if (choice < 5) frame = mutate(r, templates[randInt(r, templates.length)]!);
+    if (choice < 2) frame = randomFrame(r, l2 ? VMAC : null);
+    else if (choice < 5) frame = mutate(r, templates[randInt(r, templates.length)]!, l2);
     else {
       const s = inj.samples;
-      frame = s.length > 0 ? mutate(r, s[randInt(r, s.length)]!) : mutate(r, templates[randInt(r, templates.length)]!);
+      frame = mutate(r, s.length > 0 ? s[randInt(r, s.length)]! : templates[randInt(r, templates.length)]!, l2);
     }
-    const before = outcomeSum(victim);
+    const before = outcomeSum(victim, victimEth?.stats ?? null);
     try {
       inj.inject(frame);
     } catch (e) {
       fail(i, `exception: ${(e as Error)?.stack ?? String(e)}`, frame);
       continue;
     }
-    if (outcomeSum(victim) === before) fail(i, "frame not accounted for by any counter", frame);
+    if (outcomeSum(victim, victimEth?.stats ?? null) === before) fail(i, "frame not accounted for by any counter", frame);
     if ((i & 63) === 63) {
       try {
         pump();
@@ -347,37 +438,42 @@ export function runFuzz(opts: FuzzOptions): FuzzResult {
   const seconds = (performance.now() - t0) / 1000;
   // Afterwards: flows still verify, and a brand-new exchange succeeds.
   checkFlows(opts.frames);
-  const fresh = open(peer, UDP_PROTOCOL);
-  fresh.connect({ addr: V, port: 7 });
-  fresh.write(Uint8Array.of(1, 2, 3));
-  pump();
-  const fr = fresh.read(new Uint8Array(8));
-  if (isError(fr) || fr.count !== 3) fail(opts.frames, "a new UDP exchange failed after fuzzing", new Uint8Array(0));
-  if (tcpFactory) {
-    const c = open(peer, TCP);
-    c.connect({ addr: V, port: 7 });
-    for (let i = 0; i < 20; i++) { pump(); clock.advance(10); }
-    const w = c.write(Uint8Array.of(7, 7, 7));
-    for (let i = 0; i < 20; i++) { pump(); clock.advance(10); }
-    const res = c.read(new Uint8Array(8));
-    if (isError(w) || isError(res) || res.count !== 3) fail(opts.frames, "a new TCP connection failed after fuzzing", new Uint8Array(0));
-    tcpConns = [];
+  for (const [net, dst] of [[IPV4_PROTOCOL, V], [IPV6_PROTOCOL, V6]] as const) {
+    const fresh = open(peer, UDP_PROTOCOL, undefined, net);
+    fresh.connect({ addr: dst, port: 7 });
+    fresh.write(Uint8Array.of(1, 2, 3));
+    for (let i = 0; i < 5; i++) { pump(); clock.advance(10); }
+    const fr = fresh.read(new Uint8Array(8));
+    if (isError(fr) || fr.count !== 3) fail(opts.frames, `a new UDP exchange to ${dst} failed after fuzzing`, new Uint8Array(0));
+    if (tcpFactory) {
+      const c = open(peer, TCP, undefined, net);
+      c.connect({ addr: dst, port: 7 });
+      for (let i = 0; i < 20; i++) { pump(); clock.advance(10); }
+      const w = c.write(Uint8Array.of(7, 7, 7));
+      for (let i = 0; i < 20; i++) { pump(); clock.advance(10); }
+      const res = c.read(new Uint8Array(8));
+      if (isError(w) || isError(res) || res.count !== 3) fail(opts.frames, `a new TCP connection to ${dst} failed after fuzzing`, new Uint8Array(0));
+    }
   }
+  tcpConns = [];
   gc();
   maxGrowth = Math.max(maxGrowth, process.memoryUsage().heapUsed - baseline);
   return { frames: opts.frames, seconds, failures, heapGrowth: maxGrowth, flowChecks, counters: victim.snapshot() };
 }
 
 /** Injects one saved frame into a fresh victim (quick replay of a single-frame finding). */
-export function replayFrame(frame: Uint8Array): { counters: ReturnType<Stack["snapshot"]>; error: unknown } {
+export function replayFrame(frame: Uint8Array, ethernet = false): { counters: ReturnType<Stack["snapshot"]>; error: unknown } {
   const clock = new ManualClock();
-  const pipe = new Pipe({ mtu: 1500, clock });
-  const transports: TransportProtocolFactory[] = [udp, icmp, ...(tcpFactory ? [tcpFactory] : [])];
-  const s = new Stack({ networkProtocols: [ipv4], transportProtocols: transports, clock, random: new SeededRandom(1) });
-  const inj = new InjectorLink(pipe.a, () => true);
-  s.createNic(1, inj);
+  const pipe = new Pipe({ mtu: 1500, clock, maxHeaderLength: ethernet ? 14 : 0 });
+  const transports: TransportProtocolFactory[] = [udp, icmp, icmp6, ...(tcpFactory ? [tcpFactory] : [])];
+  const s = new Stack({ networkProtocols: ethernet ? [ipv4, ipv6, arp] : [ipv4, ipv6], transportProtocols: transports, clock,
+    random: new SeededRandom(1) });
+  const inj = new InjectorLink(pipe.a, () => true, ethernet);
+  s.createNic(1, ethernet ? new EthernetEndpoint(inj, { mac: Uint8Array.of(2, 0, 0, 0, 0, 1) }) : inj);
   s.addAddress(1, "198.18.0.1/24");
+  s.addAddress(1, "fd00:198:18::1/64");
   s.addRoute({ destination: "198.18.0.0/24", nic: 1 });
+  s.addRoute({ destination: "fd00:198:18::/64", nic: 1 });
   let error: unknown = null;
   try {
     inj.inject(frame);

@@ -19,7 +19,10 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { it } from "vitest";
+
+// vitest is loaded only when running under it: scripts (test/fixtures/record.ts) use the
+// namespace helpers outside vitest, where importing it throws.
+const vt: typeof import("vitest") | null = process.env.VITEST ? await import("vitest") : null;
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const PEERS = join(REPO, "test", "interop", "peers");
@@ -97,7 +100,8 @@ export function itInterop(name: string, fn: () => Promise<void>, timeoutMs = 120
       console.warn(`[interop] skipping kernel interop tests: ${reason}`);
     }
   }
-  it.skipIf(skip)(name, async () => {
+  if (!vt) throw new Error("itInterop is for vitest test files");
+  vt.it.skipIf(skip)(name, async () => {
     const p = interopPrereqs();
     if (!p.ok) throw new Error(`${p.reason} (CI=true: interop tests must run, not skip)`);
     await fn();

@@ -84,8 +84,10 @@ export class NeighborCache {
   maxPending = 3;
   /** Bounded size: the oldest unused entries are evicted past this. */
   maxEntries = 1024;
-  /** Packets dropped because a neighbor's queue was full. */
+  /** Packets dropped because a neighbor's queue was full (or its entry was evicted). */
   droppedPending = 0;
+  /** Entries evicted because the cache was full. */
+  evictions = 0;
   private readonly entries = new Map<number, NeighborEntry[]>();
   private count = 0;
 
@@ -329,15 +331,38 @@ export class NeighborCache {
     return e;
   }
 
+  /**
+   * Makes room for one entry. Cheapest victim first: an unconfirmed entry with nothing queued
+   * (STALE or INCOMPLETE: what a flood of solicitations from forged addresses creates), then any
+   * entry with nothing queued, and only when every entry holds packets the first non-static one,
+   * whose queued packets are dropped and counted. Without that last step a flood of packets to
+   * many unresolvable neighbors (echo requests from forged on-link sources) grew the cache past
+   * `maxEntries` until the resolution timeouts caught up.
+   */
   private evictOne(): void {
+    let idle: NeighborEntry | null = null;
+    let busy: NeighborEntry | null = null;
     for (const list of this.entries.values()) {
       for (const e of list) {
-        if (e.pending.length === 0 && e.state !== NeighborState.Static) {
-          this.remove(e.addr);
-          return;
-        }
+        if (e.state === NeighborState.Static) continue;
+        if (e.pending.length === 0) {
+          if (e.state === NeighborState.Stale || e.state === NeighborState.Incomplete) {
+            this.evict(e);
+            return;
+          }
+          idle ??= e;
+        } else busy ??= e;
       }
     }
+    const victim = idle ?? busy;
+    if (victim) this.evict(victim);
+  }
+
+  private evict(e: NeighborEntry): void {
+    this.droppedPending += e.pending.length;
+    e.pending = [];
+    this.evictions++;
+    this.remove(e.addr);
   }
 
   /** Sends one request (unicast to `unicast` when given) and arms the retransmit timer. */

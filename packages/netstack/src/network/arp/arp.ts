@@ -53,6 +53,10 @@ export class ArpProtocol implements NetworkProtocol {
       if (nic.writeNetworkPacket(reply, v.spa(), ARP_PROTOCOL) === null) s.repliesSent++;
     } else if (v.op === ARP_REPLY) {
       s.repliesReceived++;
+    } else {
+      // Neither request nor reply (RARP and InARP opcodes included): nothing to answer. Counted,
+      // so that every ARP packet received shows up in a counter other than packetsReceived.
+      s.malformedPacketsReceived++;
     }
   }
 

@@ -8,10 +8,15 @@
  * - every datagram has a timeout (30 s like Linux's ipfrag_time) after which it is dropped and,
  *   if its first fragment had arrived, the network layer may send ICMP time exceeded
  *   (reassembly);
- * - all held fragment bytes are bounded (4 MiB like ipfrag_high_thresh); when a new fragment
- *   would exceed the bound, the oldest datagrams are evicted first.
+ * - the memory held is bounded (4 MiB like ipfrag_high_thresh); when a new fragment would exceed
+ *   the bound, the oldest other datagrams are evicted first.
+ * The bound charges what a datagram really costs, as Linux charges an skb's truesize rather than
+ * its payload: every datagram pays DATAGRAM_COST for its bookkeeping (entry, timer, header copy)
+ * and every piece PIECE_COST, so a flood of empty or 8-byte fragments with distinct ids cannot
+ * pin hundreds of bytes of heap per byte of payload.
  * Fragment payloads are held as views (the inbound ownership rule allows it) and copied once,
- * into the reassembled packet.
+ * into the reassembled packet; a small fragment inside a much larger buffer is copied on arrival,
+ * so that a view never pins more than it is charged for.
  */
 import type { Clock, Timer } from "../../clock/clock.js";
 import { Address } from "../../tcpip/address.js";
@@ -51,11 +56,18 @@ const OVERLAP = { kind: "dropped", reason: "overlap" } as const;
 const MEMORY = { kind: "dropped", reason: "memory" } as const;
 const INCONSISTENT = { kind: "dropped", reason: "inconsistent" } as const;
 
+/** Bytes charged per datagram being reassembled (entry, timer, table slots, first header). */
+export const DATAGRAM_COST = 1024;
+/** Bytes charged per fragment held (the piece record and its view). */
+export const PIECE_COST = 128;
+
 export interface ReassemblerOptions {
   timeoutMs?: number;
   memoryLimit?: number;
   /** Called when a datagram times out (after it was removed). */
   onTimeout?(r: Reassembly): void;
+  /** Called when an incomplete datagram is evicted to make room for newer fragments. */
+  onEvict?(r: Reassembly): void;
 }
 
 export class Reassembler {
@@ -66,6 +78,9 @@ export class Reassembler {
   private readonly order = new Set<Reassembly>();
   private held = 0;
   private readonly onTimeout: ((r: Reassembly) => void) | undefined;
+  private readonly onEvict: ((r: Reassembly) => void) | undefined;
+  /** Incomplete datagrams evicted for memory. */
+  evictions = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -74,6 +89,7 @@ export class Reassembler {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.memoryLimit = opts.memoryLimit ?? 4 * 1024 * 1024;
     this.onTimeout = opts.onTimeout;
+    this.onEvict = opts.onEvict;
   }
 
   /** Bytes of fragment payload currently held. */
@@ -98,12 +114,31 @@ export class Reassembler {
     h = Math.imul(h ^ Address.hashBytes(b, dstOff, addrLen), 0x85ebca6b);
     h = (h ^ id) >>> 0;
     let r = this.find(h, b, srcOff, dstOff, addrLen, proto, id);
-    if (!r) {
-      if (payload.length > this.memoryLimit) return MEMORY;
-      while (this.held + payload.length > this.memoryLimit && this.order.size > 0) {
-        const oldest = this.order.values().next().value as Reassembly;
-        this.discard(oldest);
+    const cost = payload.length + PIECE_COST + (r ? 0 : DATAGRAM_COST);
+    if (cost > this.memoryLimit) {
+      if (r) this.discard(r);
+      return MEMORY;
+    }
+    // Evict the oldest other datagrams until this fragment fits; a datagram in progress is only
+    // dropped itself when nothing else is left to evict.
+    while (this.held + cost > this.memoryLimit && this.order.size > 0) {
+      const oldest = this.order.values().next().value as Reassembly;
+      if (oldest === r) {
+        if (this.order.size === 1) break;
+        // Keep r: move it behind the others so the next oldest is evicted instead.
+        this.order.delete(r);
+        this.order.add(r);
+        continue;
       }
+      this.discard(oldest);
+      this.evictions++;
+      this.onEvict?.(oldest);
+    }
+    if (r && this.held + cost > this.memoryLimit) {
+      this.discard(r);
+      return MEMORY;
+    }
+    if (!r) {
       r = {
         hash: h, src: b.slice(srcOff, srcOff + addrLen), dst: b.slice(dstOff, dstOff + addrLen), proto, id, pieces: [],
         total: -1, bytes: 0, firstHeader: null, firstPayload: null, nicId, timer: null as unknown as Timer,
@@ -116,9 +151,8 @@ export class Reassembler {
       if (!list) this.table.set(h, (list = []));
       list.push(r);
       this.order.add(r);
-    } else if (this.held + payload.length > this.memoryLimit) {
-      this.discard(r);
-      return MEMORY;
+      r.bytes = DATAGRAM_COST;
+      this.held += DATAGRAM_COST;
     }
 
     if (!more) {
@@ -145,13 +179,15 @@ export class Reassembler {
       return OVERLAP;
     }
     if (payload.length > 0) {
-      pieces.splice(i, 0, { off, end, data: payload });
-      r.bytes += payload.length;
-      this.held += payload.length;
+      // A small view over a large buffer would pin the whole buffer: copy it instead.
+      const data = payload.buffer.byteLength > 2 * payload.length + PIECE_COST ? payload.slice() : payload;
+      pieces.splice(i, 0, { off, end, data });
+      r.bytes += payload.length + PIECE_COST;
+      this.held += payload.length + PIECE_COST;
     }
     if (off === 0) {
       r.firstHeader = header.slice();
-      r.firstPayload = payload.subarray(0, Math.min(payload.length, 8));
+      r.firstPayload = payload.slice(0, Math.min(payload.length, 8));
     }
 
     if (r.total < 0 || r.firstHeader === null) return INCOMPLETE;

@@ -45,6 +45,8 @@ export class Ipv4Protocol implements NetworkProtocol {
       timeoutMs: opts.reassemblyTimeoutMs ?? 30_000,
       memoryLimit: opts.reassemblyMemoryLimit ?? 4 * 1024 * 1024,
       onTimeout: (r) => this.onReassemblyTimeout(r),
+      // An incomplete datagram evicted for a newer one is a memory drop too.
+      onEvict: () => { this.stack.stats.ip.reassemblyMemoryDrops++; },
     });
     this.icmp = new Icmpv4(this, new TokenBucket(stack.clock, opts.icmpRatePerSec ?? 1000, opts.icmpBurst ?? 50));
     this.ident = stack.random.uint32() & 0xffff;

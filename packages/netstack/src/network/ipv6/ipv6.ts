@@ -67,6 +67,8 @@ export class Ipv6Protocol implements NetworkProtocol {
       timeoutMs: opts.reassemblyTimeoutMs ?? 60_000,
       memoryLimit: opts.reassemblyMemoryLimit ?? 4 * 1024 * 1024,
       onTimeout: (r) => this.onReassemblyTimeout(r),
+      // An incomplete datagram evicted for a newer one is a memory drop too.
+      onEvict: () => { this.stack.stats.ip.reassemblyMemoryDrops++; },
     });
     this.icmp = new Icmpv6(this, new TokenBucket(stack.clock, opts.icmpRatePerSec ?? 1000, opts.icmpBurst ?? 50));
     this.ndp = new Ndp(this, opts);
@@ -204,7 +206,12 @@ export class Ipv6Protocol implements NetworkProtocol {
     const proto = c.type;
     const upper = c.off;
     const typeField = c.typeFieldOff;
-    if (proto === IPV6_NO_NEXT_HEADER) return; // RFC 8200 §4.7: nothing follows
+    if (proto === IPV6_NO_NEXT_HEADER) {
+      // RFC 8200 §4.7: nothing follows; the packet ends here. Counted as delivered (Linux counts
+      // it in InDelivers too), so that every received packet shows up in some counter.
+      s.ip.packetsDelivered++;
+      return;
+    }
     pkt.consume(upper - pkt.start);
     pkt.transportProtocol = proto;
     pkt.transportHeader = upper;
