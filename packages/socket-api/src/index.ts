@@ -24,3 +24,4 @@ export {
 } from "./net.js";
 export { UdpSocket, createSocket, type DgramOptions, type RemoteInfo } from "./dgram.js";
 export { LibOS, type QDesc, type QToken, type QOpcode, type QResult } from "./qtoken.js";
+export * from "./embed/index.js";

@@ -10,6 +10,7 @@
 import type { Stack, Timer } from "@netstack-ts/netstack";
 import { SOCK_NONBLOCK } from "./constants.js";
 import { SocketError } from "./errors.js";
+import { abortError } from "./embed/dispose.js";
 import type { SockAddrInfo, SockAddrInput } from "./sockaddr.js";
 import { socket as openSocket, type Socket } from "./socket.js";
 
@@ -159,21 +160,22 @@ export class LibOS {
 
   /**
    * Waits for `qt` (at most `timeoutMs`; negative: forever). Returns the completion and retires the
-   * token; on timeout rejects with ETIMEDOUT and the token stays valid. Unknown tokens: EINVAL.
+   * token; on timeout rejects with ETIMEDOUT, and when `signal` aborts with an AbortError; either
+   * way the token stays valid. Unknown tokens: EINVAL.
    */
-  async wait(qt: QToken, timeoutMs = -1): Promise<QResult> {
+  async wait(qt: QToken, timeoutMs = -1, signal?: AbortSignal): Promise<QResult> {
     const p = this.pending.get(qt);
     if (!p) throw new SocketError("EINVAL", "wait");
-    const r = p.result ?? (await this.race([p.done], timeoutMs)).result;
+    const r = p.result ?? (await this.race([p.done], timeoutMs, signal)).result;
     this.pending.delete(qt);
     return r;
   }
 
   /**
    * Waits for the first of `qts` to complete; returns its index and completion and retires that
-   * token only. ETIMEDOUT on timeout.
+   * token only. ETIMEDOUT on timeout, an AbortError when `signal` aborts.
    */
-  async waitAny(qts: readonly QToken[], timeoutMs = -1): Promise<{ index: number; result: QResult }> {
+  async waitAny(qts: readonly QToken[], timeoutMs = -1, signal?: AbortSignal): Promise<{ index: number; result: QResult }> {
     const list = qts.map((qt) => {
       const p = this.pending.get(qt);
       if (!p) throw new SocketError("EINVAL", "wait_any");
@@ -182,25 +184,36 @@ export class LibOS {
     const ready = list.findIndex((p) => p.result !== null);
     const { index, result } = ready >= 0
       ? { index: ready, result: list[ready]!.result! }
-      : await this.race(list.map((p) => p.done), timeoutMs);
+      : await this.race(list.map((p) => p.done), timeoutMs, signal);
     this.pending.delete(qts[index]!);
     return { index, result };
   }
 
-  private race(done: Promise<QResult>[], timeoutMs: number): Promise<{ index: number; result: QResult }> {
+  private race(done: Promise<QResult>[], timeoutMs: number, signal?: AbortSignal): Promise<{ index: number; result: QResult }> {
     return new Promise((resolve, reject) => {
       let timer: Timer | null = null;
       let settled = false;
+      // An aborted wait rejects with an AbortError; like a timeout, the token stays valid.
+      const onAbort = () => {
+        if (settled) return;
+        settled = true;
+        timer?.cancel();
+        reject(abortError(signal));
+      };
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener("abort", onAbort, { once: true });
       done.forEach((d, index) => d.then((result) => {
         if (settled) return;
         settled = true;
         timer?.cancel();
+        signal?.removeEventListener("abort", onAbort);
         resolve({ index, result });
       }));
       if (timeoutMs >= 0) {
         timer = this.stack.clock.createTimer(() => {
           if (settled) return;
           settled = true;
+          signal?.removeEventListener("abort", onAbort);
           reject(new SocketError("ETIMEDOUT", "wait"));
         });
         timer.schedule(timeoutMs);
