@@ -14,7 +14,7 @@ describe("socket options", () => {
     const peer = new TcpPeer();
     const ep = newTcp(peer.stack);
     expect(ep.getSockOpt("receiveBufferSize")).toBe(131072);
-    expect(ep.getSockOpt("sendBufferSize")).toBe(131072);
+    expect(ep.getSockOpt("sendBufferSize")).toBe(16384);
     expectNull(ep.setSockOpt("receiveBufferSize", 50_000));
     expect(ep.getSockOpt("receiveBufferSize")).toBe(100_000);
     expectNull(ep.setSockOpt("receiveBufferSize", 10));
@@ -158,5 +158,26 @@ describe("addresses", () => {
     e1.close();
     expect(e1.bind(addr(A, 82))).toBe(Err.Closed);
     expect(peer.stack.endpointCount()).toBe(0);
+  });
+});
+
+describe("send buffer autotuning (Linux tcp_sndbuf_expand)", () => {
+  it("starts at tcp_wmem[1] = 16384, grows with cwnd once connected, and stays put once SO_SNDBUF is set", async () => {
+    const { TcpPair } = await import("./helpers/tcp-harness.js");
+    const p = new TcpPair();
+    const { client, server } = p.connectPair();
+    void server;
+    const before = client.getSockOpt("sendBufferSize");
+    expect(before).toBe(16384);
+    // A write sees the buffer sized from the congestion window (initial window 10 segments).
+    const n = client.write(new Uint8Array(1 << 20));
+    expect(typeof n === "number" && n > 16384).toBe(true);
+    const grown = client.getSockOpt("sendBufferSize") as number;
+    expect(grown).toBeGreaterThan(16384);
+    expect(grown).toBeLessThanOrEqual(4 * 1024 * 1024);
+    const fixed = new TcpPair().connectPair().client;
+    expect(fixed.setSockOpt("sendBufferSize", 8192)).toBeNull();
+    expect(fixed.getSockOpt("sendBufferSize")).toBe(16384);
+    expect(fixed.write(new Uint8Array(1 << 20))).toBe(16384);
   });
 });

@@ -93,7 +93,8 @@ describe("timestamps negotiation (RFC 7323 §3.2)", () => {
     expect(cl.tsOk && server.tsOk).toBe(true);
     expect(cl.snd.wndScale).toBe(7);
     expect(server.snd.wndScale).toBe(7);
-    cl.write(bytes(100_000));
+    cl.setSockOpt("sendBufferSize", 100_000);
+    expect(cl.write(bytes(100_000))).toBe(100_000);
     p.runUntil(() => ok(server.getSockOpt("receiveQueueSize")) === 100_000, 10_000);
     expect(readAll(server)).toEqual(bytes(100_000));
   });

@@ -300,8 +300,6 @@ export const scenarios: Scenario[] = [
   {
     name: "tcp-default-sndbuf",
     about: "a fresh TCP socket's SO_SNDBUF is tcp_wmem[1] = 16384",
-    known: "netstack's TCP starts SO_SNDBUF at 131072 on purpose (no send-buffer autotuning; see " +
-      "DEFAULT_TCP_OPTIONS.sendBufferSize)",
     ops: [tcp("t"), gi("t", S, "SO_SNDBUF")],
   },
   {

@@ -126,6 +126,8 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   /** SO_RCVBUF / SO_SNDBUF (the doubled values Linux reports), all usable for payload here. */
   rcvBufSize: number;
   private sndBufSize: number;
+  /** SO_SNDBUF was set by the application: no autotuning (Linux SOCK_SNDBUF_LOCK). */
+  private sndBufLocked = false;
   private reuseAddr = false;
   private reusePort = false;
   /** IP_TTL (0 = the route's default). */
@@ -1144,6 +1146,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     this.rcvBufSize = l.rcvBufSize;
     this.rcvBufLocked = l.rcvBufLocked;
     this.sndBufSize = l.sndBufSize;
+    this.sndBufLocked = l.sndBufLocked;
     this.ttl = l.ttl;
     this.tos = l.tos;
     this.writeParams.ttl = l.writeParams.ttl;
@@ -1314,7 +1317,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
       this.scheduleFlush();
       return 0;
     }
-    const free = this.sndBufSize - snd.buf.size;
+    const free = this.sendBufferLimit() - snd.buf.size;
     if (free <= 0 || (opts?.atomic === true && free < data.length)) {
       this.writeBlocked = true;
       return Err.WouldBlock;
@@ -1330,7 +1333,22 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   /** Linux's sk_stream_is_writeable: free space at least half of what is queued. */
   private writable(): boolean {
     const used = this.snd.buf.size;
-    return this.sndBufSize - used >= used >>> 1 && this.sndBufSize > used;
+    const size = this.sendBufferLimit();
+    return size - used >= used >>> 1 && size > used;
+  }
+
+  /**
+   * Linux's send-buffer autotuning (tcp_sndbuf_expand): unless the application set SO_SNDBUF,
+   * the buffer grows with the congestion window — room for about two windows of data plus
+   * bookkeeping, 4 × cwnd — up to wmem_max; it never shrinks. A fresh socket reports
+   * tcp_wmem[1] (16384) like Linux.
+   */
+  private sendBufferLimit(): number {
+    if (!this.sndBufLocked && this.state !== TcpState.Closed && this.state !== TcpState.Listen) {
+      const want = Math.min(this.proto.options.maxSendBuffer, 4 * Math.floor(this.snd.cc.cwnd));
+      if (want > this.sndBufSize) this.sndBufSize = want;
+    }
+    return this.sndBufSize;
   }
 
   // ================================================================== Endpoint: connection management
@@ -1783,6 +1801,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
         const v = intValue(value);
         if (v === null) return Err.InvalidOptionValue;
         this.sndBufSize = Math.max(2 * Math.min(Math.max(v, 0), o.maxSendBuffer), MIN_SEND_BUFFER);
+        this.sndBufLocked = true;
         if (this.writeBlocked && this.writable()) {
           this.writeBlocked = false;
           this.events |= EventOut;

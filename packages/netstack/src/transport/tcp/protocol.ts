@@ -94,7 +94,7 @@ export const DEFAULT_TCP_OPTIONS: Readonly<TcpProtocolOptions> = {
   keepIntervalSec: 75,
   keepCount: 9,
   receiveBufferSize: 131072,
-  sendBufferSize: 131072,
+  sendBufferSize: 16384, // tcp_wmem[1]; grows with cwnd unless SO_SNDBUF is set (see sendBufferLimit)
   maxReceiveBuffer: 4194304,
   maxSendBuffer: 4194304,
   maxAutoReceiveBuffer: 6291456,
