@@ -49,8 +49,11 @@ export interface Row {
   referenceValue: number;
   ratio: number;
   cpuPerGiB?: number;
+  /** The reference's CPU s/GiB (process CPU of the reference's server/process; the kernel's softirq work is not in it). */
+  referenceCpuPerGiB?: number;
   runs: number[];
   extra?: Record<string, number>;
+  referenceExtra?: Record<string, number>;
 }
 
 export function median(xs: number[]): number {

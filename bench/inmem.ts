@@ -46,33 +46,65 @@ function bigBuffers(ep: Endpoint): void {
   ep.setSockOpt("receiveBufferSize", 2 * 1024 * 1024);
 }
 
+export interface Connected {
+  client: Endpoint;
+  cwq: WaiterQueue;
+  server: Endpoint;
+  swq: WaiterQueue;
+}
+
+export interface ConnectedPair extends Connected {
+  listener: Endpoint;
+  /** Another connection to the same listener (paired by the client's port). */
+  connectMore(): Promise<Connected>;
+}
+
 /** Connects a client on `p.a` to a listener on `p.b`; resolves with both ends. */
-export async function connectPair(p: InMemPair, port: number): Promise<{ client: Endpoint; cwq: WaiterQueue; server: Endpoint; swq: WaiterQueue; listener: Endpoint }> {
+export async function connectPair(p: InMemPair, port: number, big = true): Promise<ConnectedPair> {
   const lwq = new WaiterQueue();
   const listener = open(p.b, lwq);
-  bigBuffers(listener);
-  listener.bind({ port });
-  listener.listen(1024);
-  const cwq = new WaiterQueue();
-  const client = open(p.a, cwq);
-  bigBuffers(client);
-  const accepted = new Promise<{ server: Endpoint; swq: WaiterQueue }>((resolve) => {
-    const tryAccept = () => {
+  if (big) bigBuffers(listener);
+  if (listener.bind({ port })) throw new Error("bind failed");
+  listener.listen(4096);
+  // Accepted endpoints by the client's port; waiting clients by their own port.
+  const accepted = new Map<number, { server: Endpoint; swq: WaiterQueue }>();
+  const waiting = new Map<number, (a: { server: Endpoint; swq: WaiterQueue }) => void>();
+  const drain = () => {
+    for (;;) {
       const a = listener.accept();
-      if (isError(a)) return false;
-      lwq.unregister(entry);
-      resolve({ server: a.endpoint, swq: a.waiterQueue });
-      return true;
-    };
-    const entry = { callback: () => void tryAccept() };
-    lwq.register(entry, EventIn);
-    tryAccept();
-  });
-  const r = client.connect({ addr: Address.from("198.18.0.2"), port });
-  if (r !== Err.ConnectStarted && r !== null) throw new Error(`connect: ${r.message}`);
-  const { server, swq } = await accepted;
-  await waitFor(client, cwq, EventOut);
-  return { client, cwq, server, swq, listener };
+      if (isError(a)) return;
+      const ra = a.endpoint.getRemoteAddress();
+      if (isError(ra)) throw new Error(ra.message);
+      const got = { server: a.endpoint, swq: a.waiterQueue };
+      const w = waiting.get(ra.port);
+      if (w) {
+        waiting.delete(ra.port);
+        w(got);
+      } else accepted.set(ra.port, got);
+    }
+  };
+  lwq.register({ callback: drain }, EventIn);
+  const connectMore = async (): Promise<Connected> => {
+    const cwq = new WaiterQueue();
+    const client = open(p.a, cwq);
+    if (big) bigBuffers(client);
+    const r = client.connect({ addr: Address.from("198.18.0.2"), port });
+    if (r !== Err.ConnectStarted && r !== null) throw new Error(`connect: ${r.message}`);
+    await waitFor(client, cwq, EventOut);
+    const la = client.getLocalAddress();
+    if (isError(la)) throw new Error(la.message);
+    drain();
+    const lp = la.port;
+    const ready = accepted.get(lp);
+    let srv: { server: Endpoint; swq: WaiterQueue };
+    if (ready) {
+      accepted.delete(lp);
+      srv = ready;
+    } else srv = await new Promise((res) => waiting.set(lp, res));
+    return { client, cwq, ...srv };
+  };
+  const first = await connectMore();
+  return { ...first, listener, connectMore };
 }
 
 export function waitFor(ep: Endpoint, wq: WaiterQueue, mask: number): Promise<void> {

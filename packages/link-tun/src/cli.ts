@@ -2,7 +2,7 @@
  * `netstack` command line (`npm run netstack -- ...`).
  *
  *   netstack echo --tun NAME --addr CIDR [--addr6 CIDR] [--host-addr CIDR] [--host-addr6 CIDR]
- *                 --port N [--mode echo|sink|discard] [--mtu N] [--pcap FILE] [--stats]
+ *                 --port N [--mode echo|sink|discard] [--mtu N] [--pcap FILE] [--stats] [--vnet-hdr]
  *
  * Opens (or creates) TUN device NAME, gives the userspace stack --addr (and --addr6), optionally
  * configures the kernel's side of the device (--host-addr, --host-addr6), and serves TCP and UDP
@@ -12,7 +12,7 @@
  */
 import { parseArgs } from "node:util";
 import {
-  RealClock, SnifferEndpoint, Subnet, type LinkEndpoint, type Stack,
+  RealClock, SnifferEndpoint, Subnet, formatStackStats, type LinkEndpoint, type Stack,
 } from "@netstack-ts/netstack";
 import { LinkTunError } from "./errors.js";
 import { EchoServer, type EchoMode } from "./echo-server.js";
@@ -21,7 +21,7 @@ import { TunEndpoint } from "./tun.js";
 import { waitKernelAddress6 } from "./netif.js";
 
 const USAGE = `usage: netstack echo --tun NAME --addr CIDR [--addr6 CIDR] [--host-addr CIDR] [--host-addr6 CIDR]
-                     --port N [--mode echo|sink|discard] [--mtu N] [--pcap FILE] [--stats]
+                     --port N [--mode echo|sink|discard] [--mtu N] [--pcap FILE] [--stats] [--vnet-hdr]
 
   --tun NAME          TUN device to open (created if missing; attached to if it exists)
   --addr CIDR         the stack's IPv4 address, e.g. 198.18.0.2/24
@@ -33,7 +33,9 @@ const USAGE = `usage: netstack echo --tun NAME --addr CIDR [--addr6 CIDR] [--hos
                       after the client's FIN; discard: drop
   --mtu N             set the device MTU (default: keep the device's)
   --pcap FILE         write a capture of the TUN traffic (LINKTYPE_RAW)
-  --stats             print the stack's counters every second and on exit`;
+  --stats             print the stack's counters every second and on exit
+  --vnet-hdr          open the device with virtio-net headers (IFF_VNET_HDR + TUNSETOFFLOAD): the
+                      kernel may pass TCP segments up to 64 KiB, with its checksum vouched for`;
 
 class UsageError extends Error {}
 
@@ -48,6 +50,7 @@ interface EchoArgs {
   mtu?: number | undefined;
   pcap?: string | undefined;
   stats: boolean;
+  vnetHdr: boolean;
 }
 
 function parseEcho(argv: string[]): EchoArgs {
@@ -68,6 +71,7 @@ function parseEcho(argv: string[]): EchoArgs {
         mtu: { type: "string" },
         pcap: { type: "string" },
         stats: { type: "boolean" },
+        "vnet-hdr": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -110,6 +114,7 @@ function parseEcho(argv: string[]): EchoArgs {
     hostAddr6: cidr("host-addr6", values["host-addr6"], true),
     pcap: values.pcap,
     stats: values.stats ?? false,
+    vnetHdr: values["vnet-hdr"] ?? false,
   };
 }
 
@@ -142,9 +147,10 @@ function statsLine(stack: Stack, tun: TunEndpoint, server: EchoServer, label: st
   return `[stats ${label}] ` + statsGroups(stack, tun, server).map(([k, v]) => `${k}: ${v}`).join(" | ");
 }
 
-/** On exit: one line per group. */
+/** On exit: one line per group, then every nonzero counter (`netstat -s` style, formatStackStats). */
 function statsBlock(stack: Stack, tun: TunEndpoint, server: EchoServer): string {
-  return "[stats final]\n" + statsGroups(stack, tun, server).map(([k, v]) => `  ${k.padEnd(6)} ${v}`).join("\n");
+  return "[stats final]\n" + statsGroups(stack, tun, server).map(([k, v]) => `  ${k.padEnd(6)} ${v}`).join("\n") +
+    "\n[counters]\n" + formatStackStats(stack.snapshot());
 }
 
 async function runEcho(a: EchoArgs): Promise<void> {
@@ -157,6 +163,7 @@ async function runEcho(a: EchoArgs): Promise<void> {
     mtu: a.mtu,
     up: true,
     host: { address: a.hostAddr, address6: a.hostAddr6 },
+    vnetHdr: a.vnetHdr,
   });
   let link: LinkEndpoint = tun;
   let sniffer: SnifferEndpoint | null = null;

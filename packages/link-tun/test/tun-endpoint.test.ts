@@ -144,9 +144,68 @@ describe("TunEndpoint (fake addon)", () => {
     expect(t.stats().txAfterClose).toBe(1);
   });
 
-  it("rejects the reserved vnetHdr offload with a clear error", () => {
-    setNativeForTesting(fakeNative());
-    expect(() => TunEndpoint.open({ vnetHdr: true as unknown as false })).toThrow(/vnetHdr .* not implemented yet/);
+  it("vnetHdr: asks the addon for IFF_VNET_HDR, strips the virtio-net header, and trusts the kernel's checksum flags", () => {
+    const f = fakeNative();
+    const opened: boolean[] = [];
+    const open = f.open;
+    f.open = (n, tap, mq, vnet) => { opened.push(vnet); return open(n, tap, mq, vnet); };
+    setNativeForTesting(f);
+    const t = TunEndpoint.open({ name: "nt0", vnetHdr: true });
+    expect(opened).toEqual([true]);
+    const d = new Recorder();
+    t.attach(d);
+    const slab = new ArrayBuffer(200);
+    const u = new Uint8Array(slab);
+    // Packet 1: virtio_net_hdr with NEEDS_CSUM (1), then a 40-byte IPv4 packet.
+    u[0] = 1;
+    u[10] = 0x45;
+    // Packet 2: no flags (the stack must verify), then a 20-byte IPv4 packet.
+    u[60] = 0x45;
+    // Packet 3: DATA_VALID (2), then a 40-byte IPv6 packet.
+    u[80] = 2;
+    u[90] = 0x60;
+    // Packet 4: shorter than a virtio-net header: dropped.
+    f.meta!.set([0, 50, 50, 30, 80, 50, 130, 5]);
+    f.onBatch!(slab, 4);
+    expect(d.events).toEqual(["pkt 800 40", "pkt 800 20", "pkt 86dd 40", "end"]);
+    expect(d.pkts.map((p) => [p.start, p.end])).toEqual([[10, 50], [60, 80], [90, 130]]);
+    expect(d.pkts.map((p) => p.checksumOffloaded)).toEqual([true, false, true]);
+  });
+
+  it("vnetHdr: a GSO segment (gso_type set) may exceed the MTU up to one IP datagram; a plain oversize packet is dropped", () => {
+    const f = fakeNative();
+    setNativeForTesting(f);
+    const t = TunEndpoint.open({ name: "nt0", vnetHdr: true });
+    const d = new Recorder();
+    t.attach(d);
+    const slab = new ArrayBuffer(2 * (10 + 4000));
+    const u = new Uint8Array(slab);
+    u[0] = 1; // NEEDS_CSUM
+    u[1] = 1; // VIRTIO_NET_HDR_GSO_TCPV4
+    u[10] = 0x45;
+    u[4010] = 1; // NEEDS_CSUM, no GSO: must fit the MTU
+    u[4020] = 0x45;
+    f.meta!.set([0, 4010, 4010, 4010]);
+    f.onBatch!(slab, 2);
+    expect(d.events).toEqual(["pkt 800 4000", "end"]);
+    expect(t.stats().rxOversize).toBe(1);
+  });
+
+  it("without vnetHdr the addon is opened plainly and every packet's checksum is left to the stack", () => {
+    const f = fakeNative();
+    const opened: boolean[] = [];
+    const open = f.open;
+    f.open = (n, tap, mq, vnet) => { opened.push(vnet); return open(n, tap, mq, vnet); };
+    setNativeForTesting(f);
+    const t = TunEndpoint.open({ name: "nt0" });
+    expect(opened).toEqual([false]);
+    const d = new Recorder();
+    t.attach(d);
+    const u = new Uint8Array(20);
+    u[0] = 0x45;
+    f.meta!.set([0, 20]);
+    f.onBatch!(u.buffer, 1);
+    expect(d.pkts[0]!.checksumOffloaded).toBe(false);
   });
 
   it("TapEndpoint frames for Ethernet with a locally administered unicast MAC", () => {

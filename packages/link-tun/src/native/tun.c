@@ -18,10 +18,10 @@
  * When the kernel answers EAGAIN the rest is copied into a bounded FIFO that is flushed when the
  * fd becomes writable; what does not fit is dropped and counted.
  *
- * Offloads: IFF_VNET_HDR is accepted by open() (flag bit) but the JavaScript side refuses it for
- * now; with it, every read and write would start with a struct virtio_net_hdr (10 or 12 bytes)
- * and TUNSETOFFLOAD would let the kernel pass 64 KiB GSO segments. `hdrRoom` below is where that
- * header's size would be added to the read size.
+ * Offloads: with vnetHdr, open() sets IFF_VNET_HDR and TUNSETOFFLOAD (checksum, TSO4, TSO6), so
+ * the kernel may hand us TCP segments up to 64 KiB with a partial checksum. Every read then starts
+ * with a struct virtio_net_hdr (10 bytes), which the JavaScript side parses and strips; every
+ * write gets an all-zero header in front (no GSO, checksum complete) as an extra writev piece.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -43,6 +43,8 @@
 #include <uv.h>
 
 #define MAX_PIECES 32
+/* sizeof(struct virtio_net_hdr): the TUN default (TUNSETVNETHDRSZ) */
+#define VNET_HDR_LEN 10
 #define DEFAULT_BATCH 256
 #define MAX_BATCH 4096
 #define SLAB_INITIAL (256 * 1024)
@@ -94,7 +96,11 @@ typedef struct tun_handle {
   double rx_packets, rx_bytes, rx_batches, rx_errors;
   double tx_packets, tx_bytes, tx_queued, tx_drops, tx_errors, tx_eagain;
   int last_rx_errno, last_tx_errno;
+  int vnet;            /* IFF_VNET_HDR: reads and writes carry a virtio_net_hdr first */
 } tun_handle;
+
+/* The header written in front of every packet with IFF_VNET_HDR: no GSO, checksum complete. */
+static uint8_t zero_vnet_hdr[VNET_HDR_LEN];
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -307,6 +313,17 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
 
+  if (vnet) {
+    int sz = VNET_HDR_LEN;
+    unsigned int off = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+    if (ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0 || ioctl(fd, TUNSETOFFLOAD, off) < 0) {
+      int e = errno;
+      close(fd);
+      throw_errno(env, "ioctl TUNSETOFFLOAD", e);
+      return NULL;
+    }
+  }
+
   tun_handle *h = calloc(1, sizeof *h);
   if (!h) {
     close(fd);
@@ -315,6 +332,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   }
   h->env = env;
   h->fd = fd;
+  h->vnet = vnet ? 1 : 0;
   h->poll_closed = 1; /* until a poll handle exists */
   h->refed = 1;
   h->batch_max = DEFAULT_BATCH;
@@ -455,7 +473,7 @@ static void read_batch(tun_handle *h) {
     used += (size_t)r;
     count++;
     h->rx_packets++;
-    h->rx_bytes += (double)r;
+    h->rx_bytes += (double)r - (h->vnet ? VNET_HDR_LEN : 0);
   }
   if (err) {
     h->rx_errors++;
@@ -519,7 +537,7 @@ static void flush_queue(tun_handle *h) {
       h->last_tx_errno = errno;
     } else {
       h->tx_packets++;
-      h->tx_bytes += (double)r;
+      h->tx_bytes += (double)r - (h->vnet ? VNET_HDR_LEN : 0);
     }
     h->q_bytes -= qp->len;
     free(qp->data);
@@ -559,7 +577,7 @@ static void update_poll(tun_handle *h) {
 
 /* Reads one packet element: a Uint8Array, or an array of Uint8Array pieces. Returns the piece
  * count (0 for an empty or unusable element) and fills iov / total. */
-static int gather(napi_env env, napi_value el, struct iovec *iov, size_t *total) {
+static int gather(napi_env env, napi_value el, struct iovec *iov, size_t *total, uint32_t max_pieces) {
   bool is_ta = false, is_arr = false;
   *total = 0;
   napi_is_typedarray(env, el, &is_ta);
@@ -578,7 +596,7 @@ static int gather(napi_env env, napi_value el, struct iovec *iov, size_t *total)
   if (!is_arr) return 0;
   uint32_t n = 0;
   napi_get_array_length(env, el, &n);
-  if (n > MAX_PIECES) return -1;
+  if (n > max_pieces) return -1;
   int cnt = 0;
   for (uint32_t i = 0; i < n; i++) {
     napi_value piece;
@@ -629,11 +647,18 @@ static napi_value js_write_packets(napi_env env, napi_callback_info info) {
     napi_value el;
     if (napi_get_element(env, argv[1], i, &el) != napi_ok) break;
     size_t total = 0;
-    int cnt = gather(env, el, iov, &total);
+    int base = h->vnet;
+    int cnt = gather(env, el, iov + base, &total, MAX_PIECES - (uint32_t)base);
     if (cnt <= 0) {
       h->tx_errors++;
       h->last_tx_errno = cnt < 0 ? EMSGSIZE : EINVAL;
       continue;
+    }
+    if (base) {
+      iov[0].iov_base = zero_vnet_hdr;
+      iov[0].iov_len = VNET_HDR_LEN;
+      cnt++;
+      total += VNET_HDR_LEN;
     }
     if (h->q_len > 0) {
       /* Keep order: once something waits, everything after it waits too. */
@@ -646,7 +671,7 @@ static napi_value js_write_packets(napi_env env, napi_callback_info info) {
     } while (r < 0 && errno == EINTR);
     if (r >= 0) {
       h->tx_packets++;
-      h->tx_bytes += (double)r;
+      h->tx_bytes += (double)r - (h->vnet ? VNET_HDR_LEN : 0);
       accepted++;
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
       h->tx_eagain++;

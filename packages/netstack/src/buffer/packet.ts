@@ -84,7 +84,7 @@ export class PacketBuffer {
         size += p.length;
       }
     }
-    return new PacketBuffer(new Uint8Array(reserve), reserve, reserve, pieces, size);
+    return new PacketBuffer(headerArea(reserve), reserve, reserve, pieces, size);
   }
 
   /** An inbound packet over `bytes[off, off+len)`; the stack takes ownership of those bytes. */
@@ -178,4 +178,25 @@ export class PacketBuffer {
   cloneInbound(): PacketBuffer {
     return PacketBuffer.inbound(this.toBytes());
   }
+}
+
+/** Bytes per header slab: outbound header areas are carved from it (one ArrayBuffer for many packets). */
+const HEADER_SLAB = 64 * 1024;
+let headerSlab = new Uint8Array(0);
+let headerOff = 0;
+
+/**
+ * A zeroed header area of `n` bytes. Small areas are views carved from a shared slab, each part
+ * handed out once and never reused (a fresh slab when it runs out), so packets never share
+ * header bytes; allocating one ArrayBuffer per packet costs far more than a view.
+ */
+function headerArea(n: number): Uint8Array {
+  if (n > 1024) return new Uint8Array(n);
+  if (headerOff + n > headerSlab.length) {
+    headerSlab = new Uint8Array(HEADER_SLAB);
+    headerOff = 0;
+  }
+  const off = headerOff;
+  headerOff = (off + n + 7) & ~7;
+  return headerSlab.subarray(off, off + n);
 }

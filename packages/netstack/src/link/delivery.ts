@@ -77,9 +77,13 @@ export class DeliveryGroup {
   }
 }
 
+/** Bytes per receive slab of a DeliveryQueue (packets up to a quarter of it are carved from it). */
+const SLAB_BYTES = 256 * 1024;
+const EMPTY_SLAB = new Uint8Array(0);
+
 /**
- * The inbound queue of one receiver. Holds private inbound copies (`PacketBuffer.inbound(
- * pkt.toBytes())`), so the two stacks never share memory and the writer's packet may change or
+ * The inbound queue of one receiver. Holds private inbound copies (carved from a slab, see
+ * `copyOut`), so the two stacks never share memory and the writer's packet may change or
  * be reused the moment `writePackets` returns.
  */
 export class DeliveryQueue implements DirectionStats {
@@ -90,6 +94,8 @@ export class DeliveryQueue implements DirectionStats {
   drops = 0;
 
   private q: PacketBuffer[] = [];
+  private slab: Uint8Array = EMPTY_SLAB;
+  private slabOff = SLAB_BYTES;
   private readonly timer: Timer | null;
   private microtaskPending = false;
   private closed = false;
@@ -122,8 +128,27 @@ export class DeliveryQueue implements DirectionStats {
       this.drops++;
       return false;
     }
-    this.q.push(PacketBuffer.inbound(pkt.toBytes()));
+    this.q.push(PacketBuffer.inbound(this.copyOut(pkt)));
     return true;
+  }
+
+  /**
+   * A private copy of `pkt`, carved from a slab: one ArrayBuffer serves many packets (a fresh
+   * slab when this one is full, never reused, so delivered bytes are never rewritten). Large
+   * packets get their own buffer so a small view cannot pin a big slab for long.
+   */
+  private copyOut(pkt: PacketBuffer): Uint8Array {
+    const n = pkt.size;
+    if (n > SLAB_BYTES >>> 2) return pkt.toBytes();
+    if (this.slabOff + n > SLAB_BYTES) {
+      this.slab = new Uint8Array(SLAB_BYTES);
+      this.slabOff = 0;
+    }
+    const off = this.slabOff;
+    pkt.copyTo(this.slab, off);
+    // Keep every packet 8-byte aligned, so the checksum's word path sees aligned headers.
+    this.slabOff = (off + n + 7) & ~7;
+    return this.slab.subarray(off, off + n);
   }
 
   /** Arranges for one drain, per the delivery mode. Called once per `writePackets` batch. */

@@ -58,6 +58,8 @@ export class Nic implements NetworkDispatcher, NicServices {
   spoofing: boolean;
   enabled: boolean;
   private addrs: AddressEntry[] = [];
+  /** Directed broadcast addresses (Address.key) of this NIC's IPv4 subnets, kept with `addrs` (checked per packet). */
+  private v4Broadcasts: number[] = [];
   /** Joined multicast groups, keyed by Address.key (reference counted: several users may join one). */
   private readonly groups = new Map<number, GroupEntry[]>();
   private readonly neighbors = new Map<number, NeighborCache>();
@@ -104,6 +106,7 @@ export class Nic implements NetworkDispatcher, NicServices {
   addAddress(s: Subnet, opts: AddressOptions = {}): TcpipError | null {
     if (this.addrs.some((a) => a.subnet.address.equals(s.address))) return Err.DuplicateAddress;
     this.addrs.push({ subnet: s, state: "preferred" });
+    this.refreshBroadcasts();
     this.host.onAddressAdded(this, s, opts);
     return null;
   }
@@ -112,6 +115,7 @@ export class Nic implements NetworkDispatcher, NicServices {
     const i = this.addrs.findIndex((x) => x.subnet.address.equals(a));
     if (i < 0) return Err.BadLocalAddress;
     const [e] = this.addrs.splice(i, 1);
+    this.refreshBroadcasts();
     this.host.onAddressRemoved(this, e!.subnet);
     return null;
   }
@@ -142,13 +146,18 @@ export class Nic implements NetworkDispatcher, NicServices {
     if (len !== 4) return false;
     const key = Address.hashBytes(b, off, 4);
     if (key === 0xffffffff) return true;
-    for (const e of this.addrs) {
-      const s = e.subnet;
-      if (!s.address.isV4) continue;
-      const bc = s.broadcast();
-      if (bc && bc.key === key) return true;
-    }
+    const bcs = this.v4Broadcasts;
+    for (let i = 0; i < bcs.length; i++) if (bcs[i] === key) return true;
     return false;
+  }
+
+  private refreshBroadcasts(): void {
+    const out: number[] = [];
+    for (const e of this.addrs) {
+      const bc = e.subnet.address.isV4 ? e.subnet.broadcast() : null;
+      if (bc) out.push(bc.key);
+    }
+    this.v4Broadcasts = out;
   }
 
   primaryAddress(addrLen: number): Address | null {

@@ -1,0 +1,121 @@
+/**
+ * The netstack-ts side of the TUN benchmarks, run inside a bench namespace (never in the root
+ * namespace): a stack on a TUN device with the echo server's wire contract — `echo` on port 7,
+ * `sink` on port 8 — plus a `source` port 9 for the download test: the client sends a decimal
+ * byte count and `\n`, the server sends that many bytes of the bench pattern (see PATTERN_BLOCK)
+ * and closes. Prints `READY` when serving; exits on SIGTERM/SIGINT.
+ *
+ *   node --import tsx bench/tun/server.ts --tun NAME --addr 198.18.0.2/24 --host-addr 198.18.0.1/24 [--mtu N] [--vnet]
+ *
+ * --vnet opens the device with IFF_VNET_HDR offloads (large TCP segments from the kernel).
+ */
+import { parseArgs } from "node:util";
+import {
+  Err, EventErr, EventHup, EventIn, EventOut, IPV4_PROTOCOL, RealClock, ShutdownWrite, TCP_PROTOCOL, WaiterQueue, isError,
+  type Endpoint, type Stack, type WaiterEntry,
+} from "@netstack-ts/netstack";
+import { EchoServer, TunEndpoint } from "@netstack-ts/link-tun";
+import { buildLinkStack } from "../../packages/link-tun/src/setup.js";
+import { patternBlock } from "./pattern.js";
+
+const { values } = parseArgs({
+  options: { tun: { type: "string" }, addr: { type: "string" }, "host-addr": { type: "string" }, mtu: { type: "string" }, vnet: { type: "boolean" } },
+});
+if (!values.tun || !values.addr) {
+  console.error("usage: server.ts --tun NAME --addr CIDR [--host-addr CIDR] [--mtu N]");
+  process.exit(2);
+}
+
+const BLOCK = patternBlock();
+
+/** Port 9: sends the requested number of pattern bytes, then FIN. */
+class SourceConn implements WaiterEntry {
+  private header = "";
+  private want = -1;
+  private sent = 0;
+  private readonly buf = new Uint8Array(64);
+  private done = false;
+
+  constructor(private readonly ep: Endpoint, private readonly wq: WaiterQueue) {
+    wq.register(this, EventIn | EventOut | EventErr | EventHup);
+    this.callback();
+  }
+
+  callback(): void {
+    if (this.done) return;
+    while (this.want < 0) {
+      const r = this.ep.read(this.buf);
+      if (isError(r)) {
+        if (r === Err.WouldBlock) return;
+        return this.finish();
+      }
+      this.header += Buffer.from(this.buf.subarray(0, r.count)).toString("latin1");
+      const nl = this.header.indexOf("\n");
+      if (nl >= 0) this.want = Number(this.header.slice(0, nl));
+    }
+    while (this.sent < this.want) {
+      const at = this.sent % BLOCK.length;
+      const n = Math.min(this.want - this.sent, BLOCK.length - at);
+      const w = this.ep.write(BLOCK.subarray(at, at + n));
+      if (isError(w)) {
+        if (w === Err.WouldBlock) return;
+        return this.finish();
+      }
+      this.sent += w;
+    }
+    this.ep.shutdown(ShutdownWrite);
+    this.finish();
+  }
+
+  private finish(): void {
+    this.done = true;
+    this.wq.unregister(this);
+    this.ep.close();
+  }
+}
+
+function listenSource(stack: Stack, port: number): void {
+  const wq = new WaiterQueue();
+  const ep = stack.newEndpoint(TCP_PROTOCOL, IPV4_PROTOCOL, wq);
+  if (isError(ep)) throw new Error(ep.message);
+  const b = ep.bind({ port });
+  if (b) throw new Error(`bind ${port}: ${b.message}`);
+  const l = ep.listen(64);
+  if (l) throw new Error(`listen ${port}: ${l.message}`);
+  const accept = () => {
+    for (;;) {
+      const a = ep.accept();
+      if (isError(a)) return;
+      a.endpoint.setSockOpt("sendBufferSize", 4 << 20);
+      new SourceConn(a.endpoint, a.waiterQueue);
+    }
+  };
+  wq.register({ callback: accept }, EventIn);
+}
+
+const clock = new RealClock();
+const tun = TunEndpoint.open({
+  name: values.tun,
+  mtu: values.mtu ? Number(values.mtu) : undefined,
+  up: true,
+  host: { address: values["host-addr"] },
+  vnetHdr: values.vnet ?? false,
+});
+const { stack } = buildLinkStack({ link: tun, addr: values.addr, nicName: tun.name, clock });
+const echo = new EchoServer({ stack, port: 7, mode: "echo", udp: false }).start();
+const sink = new EchoServer({ stack, port: 8, mode: "sink", udp: false }).start();
+listenSource(stack, 9);
+const stop = () => {
+  console.error(`STATS ${JSON.stringify({ link: tun.stats(), tcp: stack.stats.tcp })}`);
+  echo.close();
+  sink.close();
+  stack.close();
+  process.exit(0);
+};
+process.once("SIGTERM", stop);
+process.once("SIGINT", stop);
+tun.onError = (err) => {
+  console.error(`server: ${err.message}`);
+  process.exit(1);
+};
+console.log(`READY ${tun.name} mtu ${tun.mtu}`);
