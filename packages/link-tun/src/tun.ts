@@ -24,6 +24,7 @@ import { randomBytes } from "node:crypto";
 import { constants } from "node:os";
 import {
   EthernetEndpoint, PacketBuffer, protocolFromVersion, type LinkEndpoint, type NetworkDispatcher,
+  disposeSymbol,
 } from "@netstack-ts/netstack";
 import { LinkTunError, configError, openError } from "./errors.js";
 import { loadNative, type NativeHandle, type NativePacket, type NativeStats, type NativeTun } from "./native.js";
@@ -221,6 +222,11 @@ export class TunEndpoint implements LinkEndpoint {
       ...this.native.stats(this.handle), rxUnattached: this.rxUnattached, txAfterClose: this.txAfterClose,
       rxOversize: this.rxOversize, rxInvalid: this.rxInvalid,
     };
+  }
+
+  /** `using tun = TunEndpoint.open(...)`: closes the device at the end of the scope. */
+  [disposeSymbol](): void {
+    this.close();
   }
 
   /** Stops the poller and closes the fd (a non-persistent device disappears). Idempotent. */

@@ -2,6 +2,7 @@
  * netstack-ts: a userspace TCP/IP stack. This is the package's public surface; everything else
  * is internal.
  */
+export { disposeSymbol, asyncDisposeSymbol } from "./dispose.js";
 export * from "./tcpip/address.js";
 export * from "./tcpip/errors.js";
 export * from "./tcpip/endpoint.js";

@@ -5,6 +5,7 @@ import { Err } from "../src/tcpip/errors.js";
 import { SeededRandom } from "../src/clock/random.js";
 import { ManualClock } from "../src/clock/clock.js";
 import { LoopbackEndpoint } from "../src/link/loopback.js";
+import { Pipe } from "../src/link/pipe.js";
 import { ChannelEndpoint } from "../src/link/channel.js";
 import { EthernetEndpoint } from "../src/link/ethernet.js";
 import { Stack } from "../src/stack/stack.js";
@@ -170,5 +171,23 @@ describe("port sharing with listeners", () => {
     expect(pm.reserve(6, [0x800], null, 9090, rp, 0, a)).toBe(9090);
     expect(pm.setListening(6, 9090, a, true)).toBeNull();
     expect(pm.reserve(6, [0x800], null, 9090, rp, 0, c)).toBe(9090);
+  });
+});
+
+describe("explicit resource management", () => {
+  it("closes a Stack and a Pipe at the end of a `using` scope", () => {
+    const clock = new ManualClock();
+    let stack: Stack;
+    let pipe: Pipe;
+    {
+      using p = new Pipe({ mtu: 1500, clock });
+      using s = new Stack({ networkProtocols: [ipv4], transportProtocols: [udp], clock, random: new SeededRandom(1) });
+      s.createNic(1, p.a);
+      stack = s;
+      pipe = p;
+      expect(p.a.isAttached).toBe(true);
+    }
+    expect(pipe.a.isAttached).toBe(false);
+    expect(stack.nic(1)!.link.isAttached).toBe(false);
   });
 });

@@ -8,6 +8,7 @@
  * The pipe does not enforce the MTU: a stack that writes larger packets gets them delivered, so a
  * test can see the mistake instead of a silent loss.
  */
+import "../dispose.js";
 import type { Clock } from "../clock/clock.js";
 import type { PacketBuffer } from "../buffer/packet.js";
 import { CapRxChecksumOffload } from "./link.js";
@@ -131,6 +132,11 @@ export class Pipe {
   close(): void {
     this.a.close();
     this.b.close();
+  }
+
+  /** `using pipe = new Pipe(...)`: closes both ends at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.close();
   }
 }
 

@@ -196,6 +196,11 @@ export class Stack implements NetworkStackServices, NicHost {
     };
   }
 
+  /** `using stack = new Stack(...)`: closes the stack at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
   /** Detaches every link, closes protocols and cancels their timers. */
   close(): void {
     if (this.closed) return;

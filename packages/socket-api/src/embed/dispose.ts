@@ -6,20 +6,8 @@
  *
  * Imported first by every file here that defines a disposable class.
  */
-const sym = Symbol as unknown as { dispose?: symbol; asyncDispose?: symbol };
-if (typeof sym.dispose !== "symbol") {
-  Object.defineProperty(Symbol, "dispose", { value: Symbol.for("nodejs.dispose"), configurable: false, writable: false });
-}
-if (typeof sym.asyncDispose !== "symbol") {
-  Object.defineProperty(Symbol, "asyncDispose", {
-    value: Symbol.for("nodejs.asyncDispose"), configurable: false, writable: false,
-  });
-}
-
-/** The symbol `using` calls (`Symbol.dispose`, or its registry fallback on older runtimes). */
-export const disposeSymbol: typeof Symbol.dispose = Symbol.dispose;
-/** The symbol `await using` calls (`Symbol.asyncDispose`, or its registry fallback). */
-export const asyncDisposeSymbol: typeof Symbol.asyncDispose = Symbol.asyncDispose;
+// The guard that installs Symbol.dispose / Symbol.asyncDispose lives in the netstack package.
+export { disposeSymbol, asyncDisposeSymbol } from "@netstack-ts/netstack";
 
 /** An AbortError as Node's own APIs reject with (name "AbortError", code "ABORT_ERR"). */
 export function abortError(signal?: AbortSignal): Error {
