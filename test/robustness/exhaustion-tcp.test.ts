@@ -177,8 +177,12 @@ describe("a peer that never reads (RFC 9293 §3.8.6.1: zero window, persist time
       written += w;
       p.advance(10);
     }
-    // Bounded: the client holds at most its send buffer, the server at most its receive buffer.
-    expect(written).toBeLessThanOrEqual((sndbuf as number) + (server.getSockOpt("receiveBufferSize") as number) + 65_536);
+    // Bounded: the client holds at most its send buffer (autotuned with cwnd, never past
+    // tcp_wmem[2] = 4 MiB), the server at most its receive buffer.
+    const grown = client.getSockOpt("sendBufferSize") as number;
+    expect(grown).toBeGreaterThanOrEqual(sndbuf as number);
+    expect(grown).toBeLessThanOrEqual(4 * MiB);
+    expect(written).toBeLessThanOrEqual(grown + (server.getSockOpt("receiveBufferSize") as number) + 65_536);
     expect(blocked).toBeGreaterThan(300);
     expect(heapAfterGc() - base).toBeLessThan(8 * MiB);
     const probes = p.a.stats.tcp.zeroWindowProbes;
