@@ -19,6 +19,7 @@
  * so that a view never pins more than it is charged for.
  */
 import type { Clock, Timer } from "../../clock/clock.js";
+import { PacketBuffer } from "../../buffer/packet.js";
 import { Address } from "../../tcpip/address.js";
 
 interface Piece {
@@ -243,4 +244,34 @@ export class Reassembler {
   clear(): void {
     for (const r of [...this.order]) this.remove(r);
   }
+}
+
+/**
+ * An inbound packet over `bytes` (a network header at offset 0) carrying the addressing fields
+ * the layers above read: the network protocol, where the addresses are, and — from `orig`, when
+ * given — the arrival NIC and link-layer facts.
+ */
+export function inboundAt(bytes: Uint8Array, netProto: number, srcAddrOff: number, addrLen: 4 | 16, nicId: number,
+  orig: PacketBuffer | null): PacketBuffer {
+  const p = PacketBuffer.inbound(bytes);
+  p.nicId = nicId;
+  p.networkProtocol = netProto;
+  p.networkHeader = 0;
+  p.srcAddrOff = srcAddrOff;
+  p.dstAddrOff = srcAddrOff + addrLen;
+  p.addrLen = addrLen;
+  if (orig) {
+    p.linkBroadcast = orig.linkBroadcast;
+    p.sourceLinkAddress = orig.sourceLinkAddress;
+  }
+  return p;
+}
+
+/** The first fragment of a timed-out datagram (header + the start of its data), for ICMP time exceeded. */
+export function firstFragmentOf(r: Reassembly): Uint8Array | null {
+  if (!r.firstHeader) return null;
+  const bytes = new Uint8Array(r.firstHeader.length + (r.firstPayload?.length ?? 0));
+  bytes.set(r.firstHeader, 0);
+  if (r.firstPayload) bytes.set(r.firstPayload, r.firstHeader.length);
+  return bytes;
 }

@@ -10,7 +10,7 @@ import { CapRxChecksumOffload } from "../../link/link.js";
 import { checksum } from "../../header/checksum.js";
 import { IPv4View, encodeIPv4, validateIPv4Options, IPV4_FLAG_DF, IPV4_FLAG_MF, IPV4_MIN_HEADER } from "../../header/ipv4.js";
 import { isParseError } from "../../header/parse.js";
-import { Reassembler, type Reassembly } from "../fragment/reassembler.js";
+import { Reassembler, firstFragmentOf, inboundAt, type Reassembly } from "../fragment/reassembler.js";
 import { TokenBucket } from "../ratelimit.js";
 import type {
   NetworkProtocol, NetworkProtocolFactory, NetworkStackServices, NetworkWriteParams, NicServices, Route,
@@ -161,33 +161,16 @@ export class Ipv4Protocol implements NetworkProtocol {
     const c = (~checksum(bytes, 0, hlen)) & 0xffff;
     bytes[10] = c >>> 8;
     bytes[11] = c & 0xff;
-    const p = PacketBuffer.inbound(bytes);
-    p.nicId = orig.nicId;
-    p.networkProtocol = IPV4_PROTOCOL;
-    p.networkHeader = 0;
-    p.srcAddrOff = 12;
-    p.dstAddrOff = 16;
-    p.addrLen = 4;
-    p.linkBroadcast = orig.linkBroadcast;
-    p.sourceLinkAddress = orig.sourceLinkAddress;
-    return p;
+    return inboundAt(bytes, IPV4_PROTOCOL, 12, 4, orig.nicId, orig);
   }
 
   private onReassemblyTimeout(r: Reassembly): void {
     this.stack.stats.ip.reassemblyTimeouts++;
     // RFC 792 / RFC 1122 §3.2.1.4: time exceeded (code 1) only when fragment zero arrived.
-    if (!r.firstHeader) return;
-    const bytes = new Uint8Array(r.firstHeader.length + (r.firstPayload?.length ?? 0));
-    bytes.set(r.firstHeader, 0);
-    if (r.firstPayload) bytes.set(r.firstPayload, r.firstHeader.length);
-    const p = PacketBuffer.inbound(bytes);
-    p.networkHeader = 0;
-    p.srcAddrOff = 12;
-    p.dstAddrOff = 16;
-    p.addrLen = 4;
-    p.nicId = r.nicId;
-    p.networkProtocol = IPV4_PROTOCOL;
-    p.consume(r.firstHeader.length);
+    const bytes = firstFragmentOf(r);
+    if (!bytes) return;
+    const p = inboundAt(bytes, IPV4_PROTOCOL, 12, 4, r.nicId, null);
+    p.consume(r.firstHeader!.length);
     const nic = this.nicServices(r.nicId);
     if (nic) this.icmp.sendError(nic, p, "reassembly-timeout");
   }

@@ -22,7 +22,7 @@ import {
   ICMPV6_UNRECOGNIZED_OPTION,
 } from "../../header/icmpv6.js";
 import { isParseError } from "../../header/parse.js";
-import { Reassembler, type Reassembly } from "../fragment/reassembler.js";
+import { Reassembler, firstFragmentOf, inboundAt, type Reassembly } from "../fragment/reassembler.js";
 import { TokenBucket } from "../ratelimit.js";
 import type {
   AddressOptions, NetworkProtocol, NetworkProtocolFactory, NetworkStackServices, NetworkWriteParams, NicServices,
@@ -369,32 +369,15 @@ export class Ipv6Protocol implements NetworkProtocol {
     while (c.off < unfrag) if (c.advance() !== CHAIN_OK) return null;
     if (c.off !== unfrag) return null;
     bytes[c.typeFieldOff] = header[unfrag]!;
-    const p = PacketBuffer.inbound(bytes);
-    p.nicId = orig.nicId;
-    p.networkProtocol = IPV6_PROTOCOL;
-    p.networkHeader = 0;
-    p.srcAddrOff = 8;
-    p.dstAddrOff = 24;
-    p.addrLen = 16;
-    p.linkBroadcast = orig.linkBroadcast;
-    p.sourceLinkAddress = orig.sourceLinkAddress;
-    return p;
+    return inboundAt(bytes, IPV6_PROTOCOL, 8, 16, orig.nicId, orig);
   }
 
   private onReassemblyTimeout(r: Reassembly): void {
     this.stack.stats.ip.reassemblyTimeouts++;
     // RFC 8200 §4.5: Time Exceeded code 1 to the source, only when the first fragment arrived.
-    if (!r.firstHeader) return;
-    const bytes = new Uint8Array(r.firstHeader.length + (r.firstPayload?.length ?? 0));
-    bytes.set(r.firstHeader, 0);
-    if (r.firstPayload) bytes.set(r.firstPayload, r.firstHeader.length);
-    const p = PacketBuffer.inbound(bytes);
-    p.networkHeader = 0;
-    p.srcAddrOff = 8;
-    p.dstAddrOff = 24;
-    p.addrLen = 16;
-    p.nicId = r.nicId;
-    p.networkProtocol = IPV6_PROTOCOL;
+    const bytes = firstFragmentOf(r);
+    if (!bytes) return;
+    const p = inboundAt(bytes, IPV6_PROTOCOL, 8, 16, r.nicId, null);
     const nic = this.stack.nic(r.nicId);
     if (nic) this.icmp.sendError(nic, p, ICMPV6_TIME_EXCEEDED, ICMPV6_REASSEMBLY_TIMEOUT, 0, false);
   }
