@@ -16,7 +16,7 @@ import * as vm from "node:vm";
 import {
   Address, Err, EthernetEndpoint, EventIn, EventOut, IPV4_PROTOCOL, IPV6_PROTOCOL, ManualClock, Pipe, SeededRandom, Stack,
   UDP_PROTOCOL, WaiterQueue, arp, icmp, icmp6, ipv4, ipv6, isError, udp, type Endpoint, type LinkEndpoint,
-  type NetworkDispatcher, type PacketBuffer, type TransportProtocolFactory,
+  type PacketBuffer, type TransportProtocolFactory,
 } from "@netstack-ts/netstack";
 import * as netstack from "@netstack-ts/netstack";
 import { fixChecksums, mutate, randInt, randomFrame } from "./mutate.js";
@@ -25,27 +25,16 @@ const tcpFactory = (netstack as { tcp?: TransportProtocolFactory }).tcp;
 const TCP = 6;
 
 /** Sits between the victim's NIC and the pipe: records what arrives, lets the fuzzer inject. */
-class InjectorLink implements LinkEndpoint, NetworkDispatcher {
-  private dispatcher: NetworkDispatcher | null = null;
+class InjectorLink extends netstack.NestedLink {
   /** Recent valid frames that crossed toward the victim (templates for mutation). */
   readonly samples: Uint8Array[] = [];
   private sampleAt = 0;
   sampling = true;
 
-  constructor(readonly inner: LinkEndpoint, private readonly exclude: (b: Uint8Array) => boolean, private readonly l2 = false) {}
-  get mtu() { return this.inner.mtu; }
-  get maxHeaderLength() { return this.inner.maxHeaderLength; }
-  get linkAddress() { return this.inner.linkAddress; }
-  get capabilities() { return this.inner.capabilities; }
-  get isAttached() { return this.dispatcher !== null; }
-  attach(d: NetworkDispatcher | null): void {
-    this.dispatcher = d;
-    this.inner.attach(d ? this : null);
+  constructor(inner: LinkEndpoint, private readonly exclude: (b: Uint8Array) => boolean, private readonly l2 = false) {
+    super(inner);
   }
-  writePackets(pkts: readonly PacketBuffer[]): number {
-    return this.inner.writePackets(pkts);
-  }
-  deliverNetworkPacket(protocol: number, pkt: PacketBuffer): void {
+  override deliverNetworkPacket(protocol: number, pkt: PacketBuffer): void {
     if (this.sampling) {
       const b = pkt.buf.slice(pkt.start, pkt.end);
       if (!this.exclude(b)) {
@@ -53,10 +42,7 @@ class InjectorLink implements LinkEndpoint, NetworkDispatcher {
         else this.samples[this.sampleAt++ % 512] = b;
       }
     }
-    this.dispatcher?.deliverNetworkPacket(protocol, pkt);
-  }
-  deliverBatchEnd(): void {
-    this.dispatcher?.deliverBatchEnd();
+    super.deliverNetworkPacket(protocol, pkt);
   }
   inject(b: Uint8Array): void {
     const d = this.dispatcher;

@@ -5,7 +5,7 @@
 import * as v8 from "node:v8";
 import * as vm from "node:vm";
 import {
-  PacketBuffer, type LinkEndpoint, type NetworkDispatcher, type PacketBuffer as Pkt,
+  NestedLink, PacketBuffer, type PacketBuffer as Pkt,
 } from "@netstack-ts/netstack";
 
 /**
@@ -13,30 +13,13 @@ import {
  * and lets the test inject frames as if they came from the wire. `protocol` is what the link
  * below would report (0 for Ethernet frames, which carry their own type).
  */
-export class InjectorLink implements LinkEndpoint, NetworkDispatcher {
-  private dispatcher: NetworkDispatcher | null = null;
+export class InjectorLink extends NestedLink {
   /** Frames the stack wrote (counted, not kept). */
   written = 0;
 
-  constructor(readonly inner: LinkEndpoint) {}
-  get mtu() { return this.inner.mtu; }
-  get maxHeaderLength() { return this.inner.maxHeaderLength; }
-  get linkAddress() { return this.inner.linkAddress; }
-  get capabilities() { return this.inner.capabilities; }
-  get isAttached() { return this.dispatcher !== null; }
-  attach(d: NetworkDispatcher | null): void {
-    this.dispatcher = d;
-    this.inner.attach(d ? this : null);
-  }
-  writePackets(pkts: readonly Pkt[]): number {
+  override writePackets(pkts: readonly Pkt[]): number {
     this.written += pkts.length;
     return this.inner.writePackets(pkts);
-  }
-  deliverNetworkPacket(protocol: number, pkt: Pkt): void {
-    this.dispatcher?.deliverNetworkPacket(protocol, pkt);
-  }
-  deliverBatchEnd(): void {
-    this.dispatcher?.deliverBatchEnd();
   }
   /** Delivers `frame` (copied) to the stack as one received frame. */
   inject(frame: Uint8Array, protocol: number): void {

@@ -12,34 +12,20 @@
  */
 import { parseArgs } from "node:util";
 import {
-  FaultEndpoint, RealClock, SeededRandom, SnifferEndpoint, type LinkEndpoint, type NetworkDispatcher, type PacketBuffer, type RandomSource,
+  FaultEndpoint, RealClock, SeededRandom, SnifferEndpoint, NestedLink, type LinkEndpoint, type PacketBuffer, type RandomSource,
 } from "@netstack-ts/netstack";
 import { EchoServer, TunEndpoint, waitKernelAddress6 } from "@netstack-ts/link-tun";
 import { buildLinkStack } from "../../packages/link-tun/src/setup.js";
 
 /** Damages what the stack receives: loss, duplication, and reordering (a packet held behind the next). */
-class InboundFaults implements LinkEndpoint, NetworkDispatcher {
-  private dispatcher: NetworkDispatcher | null = null;
+class InboundFaults extends NestedLink {
   private held: { proto: number; pkt: PacketBuffer } | null = null;
   readonly stats = { received: 0, lost: 0, duplicated: 0, reordered: 0 };
 
-  constructor(readonly inner: LinkEndpoint, private readonly r: RandomSource, private readonly f: { loss: number; duplicate: number; reorder: number }) {}
-  get mtu() { return this.inner.mtu; }
-  get maxHeaderLength() { return this.inner.maxHeaderLength; }
-  get linkAddress() { return this.inner.linkAddress; }
-  get capabilities() { return this.inner.capabilities; }
-  get isAttached() { return this.dispatcher !== null; }
-  attach(d: NetworkDispatcher | null): void {
-    this.dispatcher = d;
-    this.inner.attach(d ? this : null);
+  constructor(inner: LinkEndpoint, private readonly r: RandomSource, private readonly f: { loss: number; duplicate: number; reorder: number }) {
+    super(inner);
   }
-  writePackets(pkts: readonly PacketBuffer[]): number {
-    return this.inner.writePackets(pkts);
-  }
-  close(): void {
-    this.inner.close?.();
-  }
-  deliverNetworkPacket(proto: number, pkt: PacketBuffer): void {
+  override deliverNetworkPacket(proto: number, pkt: PacketBuffer): void {
     const d = this.dispatcher;
     if (!d) return;
     this.stats.received++;
@@ -70,7 +56,7 @@ class InboundFaults implements LinkEndpoint, NetworkDispatcher {
       d.deliverNetworkPacket(h.proto, h.pkt);
     }
   }
-  deliverBatchEnd(): void {
+  override deliverBatchEnd(): void {
     const d = this.dispatcher;
     if (!d) return;
     const h = this.held;

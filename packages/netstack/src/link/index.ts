@@ -6,3 +6,4 @@ export * from "./loopback.js";
 export * from "./sniffer.js";
 export * from "./fault.js";
 export * from "./ethernet.js";
+export * from "./nested.js";
