@@ -30,4 +30,7 @@ export { arp, ArpProtocol } from "./network/arp/index.js";
 export { udp, UdpEndpoint, UdpProtocol, setUdpForwarder, UdpForwarder, type UdpForwarderOptions, type UdpForwarderRequest, type UdpForwarderStats } from "./transport/udp/index.js";
 export { icmp, icmp6, PingEndpoint } from "./transport/icmp/index.js";
 export { tcp, tcpWith, TcpEndpoint, TcpState, tcpStateName, type TcpProtocolOptions } from "./transport/tcp/index.js";
+export {
+  setTcpForwarder, TcpForwarder, type TcpForwarderOptions, type TcpForwarderRequest, type TcpForwarderStats,
+} from "./transport/tcp/index.js";
 export { formatStackStats } from "./stats-format.js";

@@ -264,8 +264,9 @@ describe("passive open (RFC 9293 §3.10.7.2)", () => {
     expect(ports).toEqual([5002, 5003, 5005]);
   });
 
-  it("bounds the SYN queue by the backlog (half-open connections)", () => {
-    const peer = new TcpPeer();
+  it("bounds the SYN queue by the backlog (half-open connections) when SYN cookies are off", () => {
+    // tcp_syncookies = 0: a full SYN queue drops (with cookies on, see syncookie.test.ts).
+    const peer = new TcpPeer({ tcp: { syncookies: 0 } });
     const listener = newTcp(peer.stack);
     listener.bind(addr(A, 80));
     listener.listen(2);
@@ -276,7 +277,8 @@ describe("passive open (RFC 9293 §3.10.7.2)", () => {
   });
 
   it("drops the final ACK while the accept queue is full, and completes on the SYN-ACK retransmission's ACK", () => {
-    const peer = new TcpPeer();
+    // tcp_syncookies = 0, so that the second SYN finds the one-entry SYN queue full and is dropped.
+    const peer = new TcpPeer({ tcp: { syncookies: 0 } });
     const listener = newTcp(peer.stack);
     listener.bind(addr(A, 80));
     listener.listen(0); // Linux: one connection may wait

@@ -81,12 +81,15 @@ describe("NewReno congestion control", () => {
     expect(cc.ssthresh).toBe(INFINITE_SSTHRESH);
   });
 
-  it("slow start grows by the bytes acknowledged, at most 2 SMSS per ACK (RFC 3465 L = 2)", () => {
+  it("slow start grows by every byte acknowledged, a stretch ACK in full, never past ssthresh (RFC 3465 §2.2 byte counting; Linux has no L limit)", () => {
     const cc = new NewReno(1000);
     cc.onAck(1000, 1000);
     expect(cc.cwnd).toBe(11_000);
     cc.onAck(5000, 1000);
-    expect(cc.cwnd).toBe(13_000);
+    expect(cc.cwnd).toBe(16_000);
+    cc.ssthresh = 18_000;
+    cc.onAck(5000, 1000);
+    expect(cc.cwnd).toBe(18_000);
   });
 
   it("congestion avoidance grows by one SMSS per window of acknowledged bytes (RFC 5681 §3.1)", () => {

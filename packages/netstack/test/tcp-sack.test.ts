@@ -233,18 +233,26 @@ function lossyTransfer(loss: number, tcp: Partial<TcpProtocolOptions>) {
     }
     return got >= total;
   }, 3_600_000);
-  return { timeouts: p.a.stats.tcp.timeouts - timeouts0, ms: p.clock.now() - t0 };
+  const counters = client.proto.counters;
+  return { timeouts: p.a.stats.tcp.timeouts - timeouts0, ms: p.clock.now() - t0, tlpProbes: counters.tlpProbes, rackLossMarked: counters.rackLossMarked };
 }
 
 describe("loss recovery efficiency (16 MiB, 20 ms RTT)", () => {
   for (const loss of [0.01, 0.05]) {
-    it(`at ${loss * 100} % loss, SACK needs fewer RTO timeouts and less virtual time than without`, () => {
+    it(`at ${loss * 100} % loss, SACK + RACK-TLP needs fewer RTO timeouts and less virtual time than SACK off, and than SACK without RACK`, () => {
       const withSack = lossyTransfer(loss, { sack: true });
+      const sackOnly = lossyTransfer(loss, { sack: true, rack: false });
       const without = lossyTransfer(loss, { sack: false });
-      console.log(`${loss * 100} % loss: SACK ${withSack.timeouts} timeouts ${withSack.ms} ms; ` +
-        `no SACK ${without.timeouts} timeouts ${without.ms} ms`);
+      console.log(`${loss * 100} % loss: SACK+RACK ${withSack.timeouts} timeouts ${Math.round(withSack.ms)} ms ` +
+        `(${withSack.tlpProbes} TLPs, ${withSack.rackLossMarked} RACK-marked); SACK only ${sackOnly.timeouts} timeouts ` +
+        `${Math.round(sackOnly.ms)} ms; no SACK ${without.timeouts} timeouts ${Math.round(without.ms)} ms`);
       expect(withSack.timeouts).toBeLessThan(without.timeouts);
       expect(withSack.ms).toBeLessThan(without.ms);
+      // RFC 8985: RACK's time-based marking and TLP did the work, and saved timeouts over RFC 6675 alone.
+      expect(withSack.rackLossMarked).toBeGreaterThan(0);
+      expect(withSack.tlpProbes).toBeGreaterThan(0);
+      expect(withSack.timeouts).toBeLessThan(sackOnly.timeouts);
+      expect(sackOnly.tlpProbes + sackOnly.rackLossMarked).toBe(0);
     });
   }
 });

@@ -59,6 +59,12 @@ export class PacketBuffer {
    * Outbound: the transport checksum was left for the link (TX offload) — do not fill it in.
    */
   checksumOffloaded = false;
+  /**
+   * Outbound TCP over a CapGso link: the packet is a super-segment the link cuts into segments of
+   * `gsoSize` payload bytes (headers repeated); the TCP checksum field then holds the pseudo-header
+   * sum, not inverted, for the link to complete per segment. 0: an ordinary packet.
+   */
+  gsoSize = 0;
 
   private constructor(buf: Uint8Array, start: number, end: number, payload: Uint8Array[], payloadSize: number) {
     this.buf = buf;

@@ -7,6 +7,9 @@
  *
  * Per packet, in this order:
  *   1. loss       dropped with probability `loss`.
+ *   1b. ceMark    an ECN-capable packet (ECT(0) or ECT(1) in the IP header) is, with probability
+ *                 `ceMark`, sent as a copy marked CE instead, as an AQM router does rather than
+ *                 drop it (RFC 3168 §5); packets that are not ECT are left alone.
  *   2. corrupt    with probability `corrupt`, a copy with one random bit flipped is sent instead
  *                 (the caller's packet is never modified: TCP may retransmit it).
  *   3. reorder    with probability `reorder` the packet is held back (one at a time) and sent
@@ -31,6 +34,8 @@ import type { LinkEndpoint, NetworkDispatcher } from "./link.js";
 /** Fault settings; omitted ones are off. Probabilities are in [0, 1]. */
 export interface Faults {
   loss: number;
+  /** Probability that an ECT packet is marked CE (RFC 3168); non-ECT packets are never touched. */
+  ceMark: number;
   duplicate: number;
   reorder: number;
   /** How long a held packet waits for a successor before it is sent anyway. Default 1 ms. */
@@ -57,6 +62,8 @@ export interface FaultStats {
   duplicated: number;
   reordered: number;
   corrupted: number;
+  /** ECT packets marked CE. */
+  ceMarked: number;
   /** Packets that waited in the delay/bandwidth queue. */
   delayed: number;
   /** Packets dropped because the bandwidth queue was full. */
@@ -67,6 +74,7 @@ export interface FaultStats {
 
 const DEFAULTS: Faults = {
   loss: 0,
+  ceMark: 0,
   duplicate: 0,
   reorder: 0,
   reorderHoldMs: 1,
@@ -87,6 +95,7 @@ export class FaultEndpoint implements LinkEndpoint {
     duplicated: 0,
     reordered: 0,
     corrupted: 0,
+    ceMarked: 0,
     delayed: 0,
     queueDrops: 0,
     closedDrops: 0,
@@ -136,13 +145,14 @@ export class FaultEndpoint implements LinkEndpoint {
       const v = partial[k];
       if (v !== undefined) next[k] = v;
     }
-    for (const k of ["loss", "duplicate", "reorder", "corrupt"] as const)
+    for (const k of ["loss", "ceMark", "duplicate", "reorder", "corrupt"] as const)
       if (!(next[k] >= 0 && next[k] <= 1)) throw new RangeError(`${k} must be a probability in [0, 1], got ${next[k]}`);
     for (const k of ["reorderHoldMs", "delayMs", "jitterMs", "bandwidthBps", "queueBytes"] as const)
       if (!(next[k] >= 0)) throw new RangeError(`${k} must be >= 0, got ${next[k]}`);
     this.f = next;
     this.active =
       next.loss > 0 ||
+      next.ceMark > 0 ||
       next.duplicate > 0 ||
       next.reorder > 0 ||
       next.corrupt > 0 ||
@@ -223,6 +233,14 @@ export class FaultEndpoint implements LinkEndpoint {
       return;
     }
     let p = pkt;
+    if (f.ceMark > 0) {
+      // Only ECT packets draw a number, so marking never changes what happens to the others.
+      const ip = ipHeaderOffset(p);
+      if (ip >= 0 && isEct(p.buf, ip) && r.float() < f.ceMark) {
+        p = markCe(p, ip);
+        this.stats.ceMarked++;
+      }
+    }
     if (f.corrupt > 0 && p.size > 0 && r.float() < f.corrupt) {
       p = flipBit(p, Math.floor(r.float() * p.size * 8));
       this.stats.corrupted++;
@@ -319,11 +337,59 @@ export class FaultEndpoint implements LinkEndpoint {
   };
 }
 
+/**
+ * Where the IP header of an outbound packet starts in `buf`: the offset the network layer
+ * recorded, or the packet's start when that holds an IPv4 / IPv6 header; -1 when there is none.
+ */
+function ipHeaderOffset(pkt: PacketBuffer): number {
+  let off = pkt.networkHeader;
+  if (off < pkt.start || off + 20 > pkt.end) off = pkt.start;
+  if (off + 20 > pkt.end) return -1;
+  const v = pkt.buf[off]! >> 4;
+  return v === 4 || v === 6 ? off : -1;
+}
+
+/** RFC 3168 §5: the ECN field (IPv4 TOS / IPv6 traffic class, low two bits) is ECT(1) or ECT(0). */
+function isEct(b: Uint8Array, ip: number): boolean {
+  const ecn = b[ip]! >> 4 === 4 ? b[ip + 1]! & 3 : (b[ip + 1]! >> 4) & 3;
+  return ecn === 1 || ecn === 2;
+}
+
+/**
+ * A copy of `pkt` with the ECN field set to CE (11). IPv4's header checksum is updated
+ * incrementally (RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m')); IPv6 has none.
+ */
+function markCe(pkt: PacketBuffer, ip: number): PacketBuffer {
+  const c = copyOf(pkt);
+  const b = c.buf;
+  const o = ip - pkt.start;
+  if (b[o]! >> 4 === 4) {
+    const m = (b[o]! << 8) | b[o + 1]!;
+    b[o + 1]! |= 3;
+    const m2 = (b[o]! << 8) | b[o + 1]!;
+    const hc = (b[o + 10]! << 8) | b[o + 11]!;
+    let sum = (~hc & 0xffff) + (~m & 0xffff) + m2;
+    sum = (sum & 0xffff) + (sum >>> 16);
+    sum = (sum & 0xffff) + (sum >>> 16);
+    const nc = ~sum & 0xffff;
+    b[o + 10] = nc >>> 8;
+    b[o + 11] = nc & 0xff;
+  } else {
+    b[o + 1]! |= 0x30;
+  }
+  return c;
+}
+
 /** A copy of `pkt` with bit `bit` (counted from the first byte's most significant bit) flipped. */
 function flipBit(pkt: PacketBuffer, bit: number): PacketBuffer {
-  const bytes = pkt.toBytes();
-  bytes[bit >> 3]! ^= 0x80 >> (bit & 7);
-  const c = PacketBuffer.inbound(bytes);
+  const c = copyOf(pkt);
+  c.buf[bit >> 3]! ^= 0x80 >> (bit & 7);
+  return c;
+}
+
+/** A contiguous copy of `pkt` (the caller's packet is never modified: TCP may retransmit it). */
+function copyOf(pkt: PacketBuffer): PacketBuffer {
+  const c = PacketBuffer.inbound(pkt.toBytes());
   // Keep the metadata a lower link may need (next-hop address, protocol numbers, offload flag).
   c.networkProtocol = pkt.networkProtocol;
   c.transportProtocol = pkt.transportProtocol;

@@ -5,7 +5,7 @@ export const CapRxChecksumOffload = 1 << 0; // the link verified checksums of wh
 export const CapTxChecksumOffload = 1 << 1; // the link does not need transport checksums filled in
 export const CapResolutionRequired = 1 << 2; // next hops need a link address (ARP/NDP)
 export const CapLoopback = 1 << 3; // a loopback device
-export const CapGso = 1 << 4; // accepts large segments and segments them itself
+export const CapGso = 1 << 4; // accepts large segments and segments them itself (see gsoMaxSize)
 
 /** Implemented by the NIC: what a link calls with what it received. */
 export interface NetworkDispatcher {
@@ -32,6 +32,12 @@ export interface LinkEndpoint {
   readonly linkAddress: Uint8Array;
   /** Cap* bit flags. */
   readonly capabilities: number;
+  /**
+   * With CapGso: the largest network packet (network header included) the link accepts when the
+   * packet's `gsoSize` is set; it cuts such a TCP packet into `gsoSize`-byte segments on the wire
+   * and fills in their checksums. Absent or 0: no GSO.
+   */
+  readonly gsoMaxSize?: number;
   /** Connects the link to its NIC (or detaches with null). Deliveries before attach are dropped. */
   attach(dispatcher: NetworkDispatcher | null): void;
   readonly isAttached: boolean;

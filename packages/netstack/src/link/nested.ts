@@ -24,6 +24,9 @@ export class NestedLink implements LinkEndpoint, NetworkDispatcher {
   get capabilities(): number {
     return this.inner.capabilities;
   }
+  get gsoMaxSize(): number {
+    return this.inner.gsoMaxSize ?? 0;
+  }
   get isAttached(): boolean {
     return this.dispatcher !== null;
   }

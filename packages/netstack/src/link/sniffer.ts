@@ -96,6 +96,9 @@ export class SnifferEndpoint implements LinkEndpoint, NetworkDispatcher {
   get capabilities(): number {
     return this.inner.capabilities;
   }
+  get gsoMaxSize(): number {
+    return this.inner.gsoMaxSize ?? 0;
+  }
 
   attach(dispatcher: NetworkDispatcher | null): void {
     this.dispatcher = dispatcher;

@@ -84,6 +84,11 @@ export interface Route {
   readonly maxHeaderLength: number;
   /** The link will fill transport checksums (or none are needed): skip computing them. */
   readonly txChecksumOffload: boolean;
+  /**
+   * The route's link takes TCP super-segments (CapGso) of up to this many bytes, network header
+   * included (see PacketBuffer.gsoSize); 0 when it does not.
+   */
+  readonly gsoMaxSize: number;
   /** The stack's default TTL / hop limit for this route. */
   readonly defaultTtl: number;
   /** Goes to the loopback device, or to one of the stack's own addresses. */

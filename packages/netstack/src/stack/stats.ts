@@ -107,6 +107,8 @@ export function newStackStats() {
       challengeAcksSent: 0,
       synCookiesSent: 0,
       synCookiesValidated: 0,
+      /** ACKs at a listener that failed the SYN cookie check while cookies were in use (Linux's SyncookiesFailed). */
+      synCookiesFailed: 0,
       keepAliveProbes: 0,
       zeroWindowProbes: 0,
     },

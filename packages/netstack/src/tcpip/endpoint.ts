@@ -126,6 +126,11 @@ export interface TcpInfo {
   sndWnd: number;
   rcvWnd: number;
   unacked: number;
+  /**
+   * tcpi_options: Linux's TCPI_OPT_* bits of what the connection negotiated (1 timestamps,
+   * 2 SACK, 4 window scaling, 8 ECN, 16 ECN seen: an ECT or CE packet arrived).
+   */
+  options?: number;
 }
 
 /** A connection handed out by `accept`. */

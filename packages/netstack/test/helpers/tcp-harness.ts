@@ -55,6 +55,8 @@ export interface TcpPairOptions {
   tcp?: Partial<TcpProtocolOptions>;
   /** The pipe's delivery mode (default "timer": deliveries happen as the clock runs). */
   deliver?: DeliveryMode;
+  /** Wraps a's link (after faults) before its NIC is created, e.g. with a link offering GSO. */
+  wrapA?: (link: LinkEndpoint) => LinkEndpoint;
 }
 
 export interface Connection {
@@ -87,6 +89,7 @@ export class TcpPair {
     let lb: LinkEndpoint = this.pipe.b;
     if (opts.faultsA) la = this.faultA = new FaultEndpoint(la, { ...opts.faultsA, clock, random: new SeededRandom(seeds.uint32()) });
     if (opts.faultsB) lb = this.faultB = new FaultEndpoint(lb, { ...opts.faultsB, clock, random: new SeededRandom(seeds.uint32()) });
+    if (opts.wrapA) la = opts.wrapA(la);
     this.a.createNic(1, la, { name: "a0" });
     this.b.createNic(1, lb, { name: "b0" });
     this.a.addAddress(1, `${A}/24`);

@@ -188,7 +188,8 @@ export class Ipv4Protocol implements NetworkProtocol {
     const total = pkt.size + IPV4_MIN_HEADER;
     pkt.transportProtocol = params.protocol;
     if (pkt.transportHeader < 0) pkt.transportHeader = pkt.start;
-    if (total > mtu) {
+    // A GSO super-segment (PacketBuffer.gsoSize) is cut to the MTU by the link, never fragmented.
+    if (total > mtu && (pkt.gsoSize === 0 || total > 65535)) {
       if (params.df || total > 65535) {
         s.ip.fragmentationNeededDrops++;
         return Err.MessageTooLong;

@@ -394,7 +394,8 @@ export class Ipv6Protocol implements NetworkProtocol {
       s.ip.fragmentationNeededDrops++;
       return Err.MessageTooLong;
     }
-    if (payloadLen + IPV6_HEADER > mtu) {
+    // A GSO super-segment (PacketBuffer.gsoSize) is cut to the MTU by the link, never fragmented.
+    if (payloadLen + IPV6_HEADER > mtu && pkt.gsoSize === 0) {
       // RFC 8200 §5: only the source fragments. `df` (TCP, or IPV6_DONTFRAG) refuses instead.
       if (params.df) {
         s.ip.fragmentationNeededDrops++;

@@ -24,8 +24,16 @@ export interface CongestionControl {
   onExitRecovery(flightSize: number, mss: number): void;
   /** Retransmission timeout (RFC 5681 §3.1 eq. 4 and the loss window). */
   onRetransmitTimeout(flightSize: number, mss: number): void;
-  /** Sending restarts after an idle period longer than the RTO (RFC 5681 §4.1). */
-  onIdleRestart(initialWindow: number): void;
+  /**
+   * Sending restarts after an idle period longer than the RTO (RFC 5681 §4.1): cwnd becomes at
+   * most `restartWindow` (the sender computes it, RFC 7661 / RFC 2861 decay included).
+   */
+  onIdleRestart(restartWindow: number): void;
+  /**
+   * Optional: an ACK of new data arrived, before onAck. `rttMs` is its RTT sample (-1 when it
+   * gave none); `ack` and `sndNxt` let an algorithm count round trips (RFC 9406 §4.2).
+   */
+  onRttSample?(rttMs: number, ack: number, sndNxt: number): void;
 }
 
 /** Linux's "infinite" ssthresh (TCP_INFINITE_SSTHRESH), in bytes here. */
@@ -36,11 +44,19 @@ export function initialWindow(mss: number, segments = 10): number {
   return segments * mss;
 }
 
+/** cwnd after slow start counts `acked` bytes: every byte, but not past ssthresh. */
+export function slowStartIncrease(cwnd: number, ssthresh: number, acked: number): number {
+  const next = cwnd + acked;
+  return next > ssthresh && cwnd < ssthresh ? ssthresh : next;
+}
+
 /**
  * NewReno (RFC 5681 with RFC 6582's recovery). Linux calls its NewReno "reno".
- * Slow start uses Appropriate Byte Counting with L = 2 SMSS (RFC 3465 §2.2), congestion
- * avoidance grows cwnd by one SMSS per cwnd of acknowledged bytes (RFC 5681 §3.1, eq. 3's
- * recommended byte-counting form).
+ * Slow start grows cwnd by every byte acknowledged, up to ssthresh (byte counting as in RFC
+ * 3465 §2.2 but without its L limit, as Linux does since it dropped tcp_abc: a stretch ACK —
+ * one ACK for a whole batch the link delivered at once — counts in full); congestion avoidance
+ * grows cwnd by one SMSS per cwnd of acknowledged bytes (RFC 5681 §3.1, eq. 3's recommended
+ * byte-counting form).
  */
 export class NewReno implements CongestionControl {
   readonly name = "reno";
@@ -54,8 +70,8 @@ export class NewReno implements CongestionControl {
 
   onAck(acked: number, mss: number): void {
     if (this.cwnd < this.ssthresh) {
-      // RFC 3465 §2.2: in slow start, cwnd += min(N, L * SMSS) with L = 2.
-      this.cwnd += Math.min(acked, 2 * mss);
+      // Slow start: cwnd += N, stopping at ssthresh (see the class comment).
+      this.cwnd = slowStartIncrease(this.cwnd, this.ssthresh, acked);
       this.bytesAcked = 0;
       return;
     }
@@ -109,6 +125,80 @@ export class NewReno implements CongestionControl {
 export interface CongestionEnv {
   now(): number;
   srtt(): number;
+  /** Whether CUBIC runs HyStart++ (TcpProtocolOptions.hystart; on when absent). */
+  hystart?(): boolean;
+}
+
+/** RFC 9406 §4.3 constants (for a sender without pacing, L = infinity). */
+export const HYSTART_MIN_RTT_THRESH = 4;
+export const HYSTART_MAX_RTT_THRESH = 16;
+export const HYSTART_MIN_RTT_DIVISOR = 8;
+export const HYSTART_N_RTT_SAMPLE = 8;
+export const HYSTART_CSS_GROWTH_DIVISOR = 4;
+export const HYSTART_CSS_ROUNDS = 5;
+
+/** HyStart++ phases: standard slow start (watching the RTT), Conservative Slow Start, over. */
+export const HyStartSlowStart = 0;
+export const HyStartCss = 1;
+export const HyStartDone = 2;
+
+/**
+ * HyStart++ (RFC 9406): leaves slow start before the queue overflows, when the minimum RTT of a
+ * round grows by more than a threshold over the previous round's, into Conservative Slow Start
+ * (growth divided by CSS_GROWTH_DIVISOR) for CSS_ROUNDS rounds, then congestion avoidance. A
+ * round ends when the ACK reaches the SND.NXT recorded at its start. Used for the initial slow
+ * start only (RFC 9406 §4.3); a congestion event ends it.
+ */
+export class HyStartPlusPlus {
+  phase = HyStartSlowStart;
+  private windowEnd = 0;
+  private started = false;
+  lastRoundMinRtt = Infinity;
+  currentRoundMinRtt = Infinity;
+  rttSampleCount = 0;
+  cssBaselineMinRtt = Infinity;
+  cssRounds = 0;
+
+  /**
+   * One ACK of new data. Returns true when CSS has run its rounds: the caller ends slow start
+   * (ssthresh = cwnd, RFC 9406 §4.2).
+   */
+  onAck(rtt: number, ack: number, sndNxt: number): boolean {
+    if (this.phase === HyStartDone) return false;
+    let roundEnded = false;
+    if (!this.started || ((ack - this.windowEnd) | 0) >= 0) {
+      // §4.2: a new round begins.
+      roundEnded = this.started;
+      this.started = true;
+      this.windowEnd = sndNxt;
+      this.lastRoundMinRtt = this.currentRoundMinRtt;
+      this.currentRoundMinRtt = Infinity;
+      this.rttSampleCount = 0;
+    }
+    if (this.phase === HyStartCss && roundEnded && ++this.cssRounds >= HYSTART_CSS_ROUNDS) {
+      this.phase = HyStartDone;
+      return true;
+    }
+    if (rtt < 0) return false;
+    if (rtt < this.currentRoundMinRtt) this.currentRoundMinRtt = rtt;
+    this.rttSampleCount++;
+    if (this.rttSampleCount < HYSTART_N_RTT_SAMPLE) return false;
+    if (this.phase === HyStartSlowStart) {
+      if (this.currentRoundMinRtt === Infinity || this.lastRoundMinRtt === Infinity) return false;
+      const thresh = Math.max(HYSTART_MIN_RTT_THRESH,
+        Math.min(this.lastRoundMinRtt / HYSTART_MIN_RTT_DIVISOR, HYSTART_MAX_RTT_THRESH));
+      if (this.currentRoundMinRtt >= this.lastRoundMinRtt + thresh) {
+        this.cssBaselineMinRtt = this.currentRoundMinRtt;
+        this.phase = HyStartCss;
+        this.cssRounds = 0;
+      }
+    } else if (this.currentRoundMinRtt < this.cssBaselineMinRtt) {
+      // §4.2: the RTT fell back under the baseline: the exit was spurious, resume slow start.
+      this.cssBaselineMinRtt = Infinity;
+      this.phase = HyStartSlowStart;
+    }
+    return false;
+  }
 }
 
 /** RFC 9438 §5: C = 0.4 and beta_cubic = 0.7. */
@@ -144,15 +234,28 @@ export class Cubic implements CongestionControl {
   epochStart = -1;
   /** W_est (segments), the Reno-friendly window. */
   wEst = 0;
+  /** RFC 9438 §4.10 allows HyStart++ (RFC 9406) in slow start; null when switched off. */
+  readonly hystart: HyStartPlusPlus | null;
 
   constructor(mss: number, iwSegments = 10, private readonly env: CongestionEnv = NO_ENV) {
     this.cwnd = initialWindow(mss, iwSegments);
+    this.hystart = env.hystart && !env.hystart() ? null : new HyStartPlusPlus();
+  }
+
+  onRttSample(rtt: number, ack: number, sndNxt: number): void {
+    const h = this.hystart;
+    if (h === null || h.phase === HyStartDone || this.cwnd >= this.ssthresh) return;
+    // RFC 9406 §4.2: after CSS_ROUNDS rounds of CSS, congestion avoidance (ssthresh = cwnd).
+    if (h.onAck(rtt, ack, sndNxt)) this.ssthresh = Math.floor(this.cwnd);
   }
 
   onAck(acked: number, mss: number): void {
     if (this.cwnd < this.ssthresh) {
-      // RFC 9438 §4.10: standard slow start (RFC 3465 §2.2 with L = 2).
-      this.cwnd += Math.min(acked, 2 * mss);
+      // RFC 9438 §4.10: standard slow start (byte counting without an L limit, see NewReno);
+      // in HyStart++'s Conservative Slow Start the increase is divided by CSS_GROWTH_DIVISOR
+      // (RFC 9406 §4.2).
+      const inc = slowStartIncrease(this.cwnd, this.ssthresh, acked) - this.cwnd;
+      this.cwnd += this.hystart !== null && this.hystart.phase === HyStartCss ? inc / HYSTART_CSS_GROWTH_DIVISOR : inc;
       return;
     }
     const now = this.env.now();
@@ -187,6 +290,8 @@ export class Cubic implements CongestionControl {
 
   /** §4.6 / §4.7: a congestion event: remember W_max (fast convergence), ssthresh = beta * cwnd. */
   private reduce(mss: number): void {
+    // RFC 9406 §4.2: a congestion event ends HyStart++ (it only runs in the initial slow start).
+    if (this.hystart !== null) this.hystart.phase = HyStartDone;
     const cw = this.cwnd / mss;
     this.wMax = cw < this.wMax ? (cw * (1 + CUBIC_BETA)) / 2 : cw;
     this.epochStart = -1;

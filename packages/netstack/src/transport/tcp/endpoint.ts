@@ -29,18 +29,21 @@ import type {
   BatchFlusher, NetworkWriteParams, Route, StackServices, TransportEndpointHandler, TransportEndpointId,
   TransportError,
 } from "../../stack/registration.js";
-import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from "../../header/tcp.js";
+import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_RST, TCP_SYN } from "../../header/tcp.js";
 import {
   endpointAddress, endpointNetProtos, packetDestinationAddress, packetSourceAddress,
 } from "../../stack/dualstack.js";
 import { createCongestionControl, type CongestionControl, type CongestionEnv } from "./congestion.js";
+import { gsoSizeFor } from "./gso.js";
+import { packetEcn, TcpEcn } from "./ecn.js";
 import { tcpInfo } from "./info.js";
-import { MIN_RECEIVE_BUFFER, MIN_SEND_BUFFER, type TcpProtocol } from "./protocol.js";
+import { MIN_RECEIVE_BUFFER, MIN_SEND_BUFFER, TCP_MEM_HIGH, TCP_MEM_NORMAL, type TcpProtocol } from "./protocol.js";
 import { DEFAULT_MSS, DEFAULT_MSS_V6, Receiver } from "./rcv.js";
-import { buildSegment, OutOptions, Segment, SegmentBadChecksum, SegmentMalformed } from "./segment.js";
+import { buildSegment, OutOptions, Segment, SegmentBadChecksum, SegmentMalformed, SegmentOk } from "./segment.js";
 import { seqAdd, seqDiff, seqGT, seqLEQ, seqLT } from "./seqnum.js";
 import { Sender, TimerPersist } from "./snd.js";
 import { TcpState, isConnectedState, isEstablishedState } from "./state.js";
+import { checkCookieAck, sendCookieSynAck, type CookieGrant } from "./syncookie.js";
 
 const NO_FLAGS = { reuseAddr: false, reusePort: false };
 /** The timestamps option in every segment once negotiated: NOP, NOP, kind 8, length 10. */
@@ -97,6 +100,8 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   /** Reached ESTABLISHED at some point. */
   private wasConnected = false;
   private activeOpen = false;
+  /** Opened by the TCP forwarder (openForwarded): a passive open the application already owns. */
+  private forwarded = false;
   /** A connection or connection attempt ended (Linux's SOCK_DONE). */
   private done = false;
   private connectStart = 0;
@@ -131,7 +136,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   private reuseAddr = false;
   private reusePort = false;
   /** IP_TTL (0 = the route's default). */
-  private ttl = 0;
+  ttl = 0;
   private tos = 0;
   private bindToDevice = 0;
   private ccName: string;
@@ -143,6 +148,10 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   // Timers, created once (their callbacks are bound here, never per packet).
   readonly rtxTimer: Timer;
   private readonly delackTimer: Timer;
+  /** Bounds how long TCP_CORK / MSG_MORE hold a partial segment (`corkMs`, see corkHold). */
+  private readonly corkTimer: Timer;
+  /** Set while the cork timer pushes what a cork held (snd.ts then ignores TCP_CORK / MSG_MORE). */
+  corkExpired = false;
   private readonly keepaliveTimer: Timer;
   /** TIME-WAIT, and the FIN-WAIT-2 timeout of a closed connection. */
   private readonly waitTimer: Timer;
@@ -164,9 +173,11 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   private flushWanted = false;
   private readonly seg = new Segment();
   private readonly outOpts = new OutOptions();
+  /** RFC 3168 ECN state (ecn.ts); `ecn.policy` may be set per socket before connect / listen. */
+  readonly ecn: TcpEcn;
   /** RFC 7323 §2: the shift our SYN offers (-1: none), and whether both sides agreed to scale. */
   private wsOffer = -1;
-  private wsOk = false;
+  wsOk = false;
   /**
    * RFC 7323 §3-5: whether our SYN offers timestamps, whether both sides agreed, our clock's
    * per-connection offset, TS.Recent and when it was set; `tsEcr` / `tsEcrValid` carry the
@@ -183,7 +194,11 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   tsEcrValid = false;
   /** SO_RCVBUF was set by the application (Linux's SOCK_RCVBUF_LOCK): no auto-tuning. */
   private rcvBufLocked = false;
-  private readonly writeParams: NetworkWriteParams = { protocol: TCP_PROTOCOL, ttl: 64, tos: 0, df: true };
+  readonly writeParams: NetworkWriteParams = { protocol: TCP_PROTOCOL, ttl: 64, tos: 0, df: true };
+  /** Listener: when it last sent a SYN cookie (Linux's tcp_synq_overflow stamp; syncookie.ts). */
+  lastCookieAt = -Infinity;
+  /** Send-buffer bytes charged to the stack-wide TCP memory (the receive side charges in rcv.ts). */
+  private sndCharged = 0;
 
   constructor(
     readonly proto: TcpProtocol,
@@ -200,9 +215,11 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     this.rcvBufSize = o.receiveBufferSize;
     this.sndBufSize = o.sendBufferSize;
     this.ccName = o.congestionControl;
+    this.ecn = new TcpEcn(o.ecn, proto.counters);
     const clock = proto.stack.clock;
     this.rtxTimer = clock.createTimer(this.onRtxTimer);
     this.delackTimer = clock.createTimer(this.onDelackTimer);
+    this.corkTimer = clock.createTimer(this.onCorkTimer);
     this.keepaliveTimer = clock.createTimer(this.onKeepaliveTimer);
     this.waitTimer = clock.createTimer(this.onWaitTimer);
     this.snd = new Sender(this);
@@ -292,8 +309,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
    * 65535-byte datagram, so at most 65495, as Linux advertises on `lo`; IPv6: a 65535-byte
    * payload).
    */
-  private routeMss(): number {
-    const route = this.route;
+  private routeMss(route = this.route): number {
     if (!route) return DEFAULT_MSS;
     const maxTransport = route.localAddress.length === 4 ? 0xffff - 20 : 0xffff;
     const mtu = route.mtu();
@@ -301,8 +317,8 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   }
 
   /** The MSS we announce: what the route carries, capped by TCP_MAXSEG. */
-  private advertisedMss(): number {
-    let mss = this.routeMss();
+  advertisedMss(route = this.route): number {
+    let mss = this.routeMss(route);
     if (this.userMss > 0 && this.userMss < mss) mss = this.userMss;
     if (mss > 0xffff) mss = 0xffff;
     return mss < 64 ? 64 : mss;
@@ -313,7 +329,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
    * the buffer this connection may grow to (the auto-tuning ceiling unless SO_RCVBUF fixed it,
    * as Linux's tcp_select_initial_window), at most 14. -1 when window scaling is off.
    */
-  private chooseWindowScale(): number {
+  chooseWindowScale(): number {
     const o = this.proto.options;
     if (!o.windowScaling) return -1;
     const space = this.rcvBufLocked ? this.rcvBufSize : Math.max(this.rcvBufSize, o.maxAutoReceiveBuffer);
@@ -340,6 +356,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   private readonly ccEnv: CongestionEnv = {
     now: () => this.now(),
     srtt: () => this.snd.rtt.srtt,
+    hystart: () => this.proto.options.hystart,
   };
 
   newCongestionControl(mss: number): CongestionControl {
@@ -386,7 +403,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
         // fewer if the payload would not fit in the segment otherwise.
         rcv.fillSack(o, o.ts ? 3 : 4);
         if (len > 0) {
-          const room = this.routeMss() - len - (o.ts ? TS_OPTION_SPACE : 0);
+          const room = this.routeMss() - (len > this.snd.mss ? this.snd.mss : len) - (o.ts ? TS_OPTION_SPACE : 0);
           while (o.sackCount > 0 && 4 + 8 * o.sackCount > room) o.sackCount--;
         }
       }
@@ -396,9 +413,16 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
       // A SYN's TSecr is zero (RFC 7323 §3.2), otherwise TS.Recent.
       o.tsEcr = flags & TCP_ACK ? this.tsRecent : 0;
     }
+    // RFC 3168 (ecn.ts): ECE / CWR and the ECN codepoint (new data only, never retransmissions).
+    const ecn = this.ecn.active;
+    if (ecn) flags = this.ecn.outgoing(flags, len, seqLT(seq, this.snd.sndMax));
     const pkt = buildSegment(route, this.localPort, this.remotePort, seq, ack, flags, wnd,
-      o.length() > 0 ? o : null, payload, len);
-    const err = route.writePacket(pkt, this.writeParams);
+      o.length() > 0 ? o : null, payload, len, gsoSizeFor(route, len, this.snd.mss));
+    const wp = this.writeParams;
+    const tos = wp.tos;
+    if (ecn) wp.tos = this.ecn.tos(tos);
+    const err = route.writePacket(pkt, wp);
+    wp.tos = tos;
     const s = this.stack.stats.tcp;
     this.segsOut++;
     if (err) {
@@ -469,6 +493,12 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
       break;
     }
     this.depth = 0;
+    // Stack-wide TCP memory: the send buffer's change since the last operation (protocol.ts).
+    const sndBytes = this.released ? 0 : this.snd.buf.size;
+    if (sndBytes !== this.sndCharged) {
+      this.proto.memCharge(sndBytes - this.sndCharged);
+      this.sndCharged = sndBytes;
+    }
     if (this.notifyListener) {
       this.notifyListener = false;
       const l = this.listener;
@@ -520,6 +550,8 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
       return;
     }
     this.snd.output();
+    // Nothing held back any more: the cork's ceiling no longer applies.
+    if (this.corkTimer.pending && this.snd.unsent() === 0) this.corkTimer.cancel();
     if (this.rcv.ackNow) this.sendAck();
   }
 
@@ -564,6 +596,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     this.segsIn++;
     this.lastRcvTime = this.now();
     this.keepaliveProbes = 0;
+    if (this.ecn.ok) this.ecn.onPacket(packetEcn(pkt));
     switch (this.state) {
       case TcpState.Closed:
         // Released or reset while the packet waited: answer as a closed port would.
@@ -587,25 +620,54 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     const flags = seg.flags;
     if (flags & TCP_RST) return; // "An incoming RST should be ignored."
     if (flags & TCP_ACK) {
+      // RFC 4987 §3.6: an ACK no SYN-RECEIVED child owns may return a SYN cookie (syncookie.ts).
+      if (!(flags & TCP_SYN) && this.cookieAck(pkt, seg)) return;
       // "Any acknowledgment is bad if it arrives on a connection still in the LISTEN state."
       this.proto.replyReset(pkt, seg);
       return;
     }
     if (!(flags & TCP_SYN)) return;
     const st = this.stack.stats.tcp;
-    // Linux: a SYN is dropped while the accept queue is full, and (without SYN cookies, part 2)
-    // while the SYN queue holds `backlog` half-open connections.
-    if (this.acceptQueueFull() || this.synQueue.size >= Math.max(this.backlog, 1)) {
+    // Linux: a SYN is dropped while the accept queue is full, cookies or not.
+    if (this.acceptQueueFull()) {
       st.listenOverflowSynDrop++;
       return;
+    }
+    // RFC 4987 §3.6 (Linux tcp_syncookies): with the SYN queue at `backlog` half-open
+    // connections, answer with a cookie instead of keeping state (always with syncookies = 2).
+    const cookies = this.proto.options.syncookies;
+    const synFull = this.synQueue.size >= Math.max(this.backlog, 1);
+    if (cookies === 2 || (synFull && cookies === 1)) {
+      sendCookieSynAck(this, pkt, seg, this.bindToDevice || pkt.nicId);
+      return;
+    }
+    if (synFull) {
+      st.listenOverflowSynDrop++;
+      return;
+    }
+    const child = this.newChild(pkt, seg);
+    if (!child) return;
+    this.synQueue.add(child);
+    child.passiveOpen(seg);
+  }
+
+  /**
+   * A new endpoint for the connection `seg` (a SYN, or a cookie's ACK) opens with this listener:
+   * registered under the packet's 4-tuple, options inherited, `listener` set. Null when it cannot
+   * be (no route, a registration conflict, or the stack at `maxConnections`, counted).
+   */
+  private newChild(pkt: PacketBuffer, seg: Segment): TcpEndpoint | null {
+    if (this.proto.atConnectionLimit()) {
+      this.proto.counters.maxConnectionsDrops++;
+      return null;
     }
     // In the listener's form: an IPv4 SYN at a dual-stack listener names ::ffff:a.b.c.d.
     const local = packetDestinationAddress(pkt, this.netProto);
     const remote = packetSourceAddress(pkt, this.netProto);
     const protos = endpointNetProtos(this.netProto, false, local, remote);
-    if (isError(protos)) return;
+    if (isError(protos)) return null;
     const route = this.stack.findRoute(this.bindToDevice || pkt.nicId, local, remote, this.netProto);
-    if (isError(route)) return;
+    if (isError(route)) return null;
     const child = new TcpEndpoint(this.proto, this.netProto, new WaiterQueue());
     child.inheritOptions(this);
     child.route = route;
@@ -617,13 +679,87 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     const err = this.stack.registerTransportEndpoint(TCP_PROTOCOL, protos, id, child, NO_FLAGS, this.bindToDevice);
     if (err) {
       child.release();
-      return;
+      return null;
     }
     child.regId = id;
     child.regProtos = protos;
     child.listener = this;
-    this.synQueue.add(child);
-    child.passiveOpen(seg);
+    return child;
+  }
+
+  /** The options a valid cookie ACK restored (reused; listener side). */
+  private cookieGrant: CookieGrant | null = null;
+
+  /**
+   * An ACK at the listener: true when it was a valid SYN cookie's ACK and is taken care of (the
+   * connection created and queued for accept(), or the ACK dropped because the accept queue is
+   * full, as Linux does — the peer's retransmission tries again while the cookie is valid).
+   */
+  private cookieAck(pkt: PacketBuffer, seg: Segment): boolean {
+    const g = (this.cookieGrant ??= { mss: 0, wscale: -1, sackOk: false, ts: false, ecn: false, tsOffset: 0 });
+    if (!checkCookieAck(this, pkt, seg, g)) return false;
+    if (this.acceptQueueFull()) {
+      this.stack.stats.tcp.listenOverflowAckDrop++;
+      return true;
+    }
+    const child = this.newChild(pkt, seg);
+    if (child) child.cookieOpen(pkt, g);
+    return true;
+  }
+
+  /**
+   * A listener's child created from a valid SYN cookie's ACK (RFC 4987 §3.6): set up as the
+   * SYN-RECEIVED connection the cookie stood for (our ISN = SEG.ACK - 1, the peer's = SEG.SEQ - 1,
+   * the options `g` restored), then the ACK is processed as in SYN-RECEIVED, which establishes
+   * the connection, queues it for accept() and takes any data it carried.
+   */
+  private cookieOpen(pkt: PacketBuffer, g: CookieGrant): void {
+    this.enter();
+    const seg = this.seg;
+    if (seg.parse(pkt) === SegmentOk) {
+      const rcv = this.rcv;
+      const snd = this.snd;
+      const o = seg.options;
+      rcv.advMss = this.advertisedMss();
+      rcv.init(seqAdd(seg.seq, -1));
+      this.wsOffer = g.wscale >= 0 ? this.chooseWindowScale() : -1;
+      this.wsOk = this.wsOffer >= 0;
+      snd.wndScale = this.wsOk ? g.wscale : 0;
+      rcv.wndScale = this.wsOk ? this.wsOffer : 0;
+      this.tsOffer = g.ts;
+      this.tsOk = g.ts;
+      this.tsOffset = g.tsOffset;
+      if (g.ts) {
+        this.tsRecent = o.tsVal;
+        this.tsRecentAge = this.now();
+        // The echo is the cookie TSval, whose low bits are options: no RTT sample from it
+        // (Linux takes none from a cookie handshake either).
+        o.tsEcr = 0;
+      }
+      this.sackOffer = g.sackOk;
+      rcv.sackOk = g.sackOk;
+      snd.sackOk = g.sackOk;
+      const iss = seqAdd(seg.ack, -1);
+      snd.init(iss);
+      snd.sndNxt = seg.ack;
+      snd.sndMax = seg.ack;
+      this.ecn.onPassiveSyn(g.ecn ? TCP_SYN | TCP_ECE | TCP_CWR : TCP_SYN, iss);
+      snd.peerMss = g.mss;
+      snd.sndWnd = seg.window;
+      snd.maxSndWnd = seg.window;
+      snd.sndWl1 = rcv.irs;
+      snd.sndWl2 = iss;
+      this.setState(TcpState.SynReceived);
+      this.lastRcvTime = this.now();
+      this.segsIn++;
+      this.syncSegment(seg);
+      this.scheduleFlush();
+    } else {
+      // Cannot happen (the listener parsed the same packet), but never leave a child behind.
+      this.listener = null;
+      this.release();
+    }
+    this.leave();
   }
 
   /** A child of a listener answers the SYN (RFC 9293 §3.10.7.2, "third check for a SYN"). */
@@ -641,6 +777,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     this.sackOffer = this.proto.options.sack;
     this.negotiateSack(seg);
     snd.init(this.proto.isn.generate(this.localAddr!, this.localPort, this.remoteAddr!, this.remotePort));
+    this.ecn.onPassiveSyn(seg.flags, snd.iss);
     snd.peerMss = seg.options.mss > 0 ? seg.options.mss : this.defaultMss();
     snd.sndWnd = seg.window; // RFC 7323 §2.2: the window in a SYN is never scaled
     snd.maxSndWnd = seg.window;
@@ -650,6 +787,52 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     this.lastRcvTime = this.now();
     snd.sendSyn(true);
     this.rtxTimer.schedule(snd.rtt.rto);
+    this.leave();
+  }
+
+  /**
+   * Transparent mode (forwarder.ts): answers `seg`, a SYN from `remote` to `local` that no
+   * endpoint owns, as that destination — this fresh endpoint takes the 4-tuple and enters
+   * SYN-RECEIVED like a listener's child (passiveOpen), but with no listener: when the handshake
+   * completes it signals EventOut as a connect() would. With `cookie`, `seg` is instead an ACK
+   * that returned a valid SYN cookie (`cookie.pkt` its packet): the endpoint opens as the
+   * cookie's connection (cookieOpen), established at once, keeping any data the ACK carried.
+   */
+  openForwarded(nicId: number, local: Address, remote: Address, seg: Segment,
+    cookie: { pkt: PacketBuffer; grant: CookieGrant } | null = null): TcpipError | null {
+    if (this.state !== TcpState.Closed || this.regId || this.portReserved || this.done) return Err.InvalidEndpointState;
+    const protos = endpointNetProtos(this.netProto, false, local, remote);
+    if (isError(protos)) return protos;
+    const route = this.stack.findRoute(nicId, local, remote, this.netProto);
+    if (isError(route)) return route;
+    const id: TransportEndpointId = { localPort: seg.dstPort, localAddress: local, remotePort: seg.srcPort, remoteAddress: remote };
+    const err = this.stack.registerTransportEndpoint(TCP_PROTOCOL, protos, id, this, NO_FLAGS, this.bindToDevice);
+    if (err) return err;
+    this.route = route;
+    this.localAddr = local;
+    this.localPort = seg.dstPort;
+    this.remoteAddr = remote;
+    this.remotePort = seg.srcPort;
+    this.regId = id;
+    this.regProtos = protos;
+    this.forwarded = true;
+    this.connectStart = this.now();
+    if (cookie) this.cookieOpen(cookie.pkt, cookie.grant);
+    else this.passiveOpen(seg);
+    return null;
+  }
+
+  /**
+   * Forwarder (forwarder.ts): a connection the application never took (a cookie request dropped,
+   * rejected or timed out) goes away at once, sending nothing.
+   */
+  discard(): void {
+    this.enter();
+    this.appClosed = true;
+    this.shutRead = true;
+    this.shutWrite = true;
+    this.enterClosed(null);
+    this.release();
     this.leave();
   }
 
@@ -678,6 +861,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     this.negotiateWindowScale(seg);
     this.negotiateTimestamps(seg);
     this.negotiateSack(seg);
+    this.ecn.onSynSentSyn(flags);
     snd.peerMss = seg.options.mss > 0 ? seg.options.mss : this.defaultMss();
     snd.sndWnd = seg.window;
     snd.maxSndWnd = seg.window;
@@ -821,6 +1005,8 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     }
 
     // Sixth (URG) is not supported: urgent data is delivered inline as ordinary data.
+    // RFC 3168 §6.1.2-6.1.3 (ecn.ts): ECE reduces the window; a CE mark is echoed until CWR.
+    if (this.ecn.ok && this.ecn.onIncoming(seg.flags, seg.payloadLen, ack, snd)) rcv.ackNow = true;
     // Seventh and eighth: text and FIN.
     if (dup) rcv.ackNow = true;
     if (seg.payloadLen > 0 || flags & TCP_FIN) this.segmentText(seq, seg.payloadOff, seg.payloadLen, (flags & TCP_FIN) !== 0);
@@ -861,6 +1047,12 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
           this.abortConnection(Err.ConnectionAborted, true);
           return;
         }
+        // Stack-wide TCP memory under pressure (tcp_mem, protocol.ts): new data may be refused.
+        if (len > 0 && this.proto.memPressure() !== TCP_MEM_NORMAL && !this.memAdmits(seq)) {
+          rcv.ackNow = true;
+          return;
+        }
+        if (len > 0) rcv.sampleRtt(this.tsOk && this.seg.options.hasTimestamp ? this.seg.options.tsEcr : 0, len);
         rcv.receive(seq, this.seg.buf, off, len, fin);
         return;
       default:
@@ -869,6 +1061,25 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
         rcv.ackNow = true;
         return;
     }
+  }
+
+  /**
+   * With the stack under TCP memory pressure: whether new data at `seq` may be queued. Under
+   * pressure, out-of-order data is refused; above the hard limit (tcp_mem[2]), in-order data too,
+   * unless nothing waits for the application (as Linux's sk_forced_mem_schedule, so a connection
+   * can always make progress). Refused data was never acknowledged: the sender retransmits it.
+   */
+  private memAdmits(seq: number): boolean {
+    const p = this.proto;
+    if (seq !== this.rcv.rcvNxt) {
+      p.counters.memPressureOfoDrops++;
+      return false;
+    }
+    if (p.memPressure() === TCP_MEM_HIGH && this.rcv.queue.size > 0) {
+      p.counters.memHighDrops++;
+      return false;
+    }
+    return true;
   }
 
   /** The FIN was consumed in sequence (from rcv.ts). RFC 9293 §3.10.7.4 eighth check. */
@@ -1048,6 +1259,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     this.rtxTimer.cancel();
     this.snd.timerMode = 0;
     this.delackTimer.cancel();
+    this.corkTimer.cancel();
     this.keepaliveTimer.cancel();
     this.waitTimer.cancel();
   }
@@ -1073,6 +1285,10 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     this.unregister();
     this.releasePort();
     this.rcv.clear();
+    if (this.sndCharged !== 0) {
+      this.proto.memUncharge(this.sndCharged);
+      this.sndCharged = 0;
+    }
     this.proto.endpoints.delete(this);
   }
 
@@ -1153,6 +1369,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     this.writeParams.tos = l.writeParams.tos;
     this.bindToDevice = l.bindToDevice;
     this.ccName = l.ccName;
+    this.ecn.policy = l.ecn.policy;
     this.v6Only = l.v6Only;
   }
 
@@ -1165,7 +1382,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
       case TcpState.SynSent:
       case TcpState.SynReceived: {
         const passive = this.listener !== null && !this.activeOpen;
-        const limit = passive ? this.proto.options.synAckRetries : this.proto.options.synRetries;
+        const limit = passive || this.forwarded ? this.proto.options.synAckRetries : this.proto.options.synRetries;
         const ut = this.userTimeout;
         if (snd.synRetries >= limit || (ut > 0 && !passive && this.now() - this.connectStart >= ut)) {
           this.stack.stats.tcp.failedConnectionAttempts++;
@@ -1189,6 +1406,26 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
         else snd.onRetransmitTimeout();
         if (this.rcv.ackNow && this.state !== TcpState.Closed) this.sendAck();
         break;
+    }
+    this.leave();
+  };
+
+  /**
+   * snd.ts held a partial segment for TCP_CORK or MSG_MORE: it goes out at the latest `corkMs`
+   * after the hold began (tcp(7): "a 200 millisecond ceiling on the time for which output is
+   * corked"), even if neither a full segment nor an uncorking write came.
+   */
+  corkHold(): void {
+    if (!this.corkTimer.pending) this.corkTimer.schedule(this.proto.options.corkMs);
+  }
+
+  private readonly onCorkTimer = (): void => {
+    this.enter();
+    if (this.canSendData() && this.snd.unsent() > 0) {
+      this.corkExpired = true;
+      this.snd.output();
+      this.corkExpired = false;
+      if (this.rcv.ackNow) this.sendAck();
     }
     this.leave();
   };
@@ -1259,6 +1496,8 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     if (q.size > 0) {
       if (dst.length === 0) return { count: 0, total: 0 };
       const n = q.read(dst, peek);
+      // Receive-buffer auto-tuning and memory accounting (rcv.ts).
+      if (!peek) this.rcv.onRead(n, this.rcvBufLocked);
       if (!peek && this.rcv.windowUpdateDue() && this.canAckState()) {
         this.rcv.ackNow = true;
         this.scheduleFlush();
@@ -1312,16 +1551,18 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
         return Err.ClosedForSend;
     }
     const snd = this.snd;
-    snd.more = opts?.more === true;
-    if (data.length === 0) {
-      this.scheduleFlush();
-      return 0;
-    }
+    // Linux: an empty write sends nothing and changes nothing (tcp_sendmsg pushes only what it copied).
+    if (data.length === 0) return 0;
     const free = this.sendBufferLimit() - snd.buf.size;
     if (free <= 0 || (opts?.atomic === true && free < data.length)) {
       this.writeBlocked = true;
       return Err.WouldBlock;
     }
+    // MSG_MORE is a cork for this write only (send(2): "the same effect as TCP_CORK ... on a
+    // per-call basis"): its partial tail waits for a later write without it, a full segment, or
+    // the cork timer (corkHold); TCP_NODELAY does not override it. A write that is refused
+    // (would-block) changes nothing.
+    snd.more = opts?.more === true;
     const n = free < data.length ? free : data.length;
     if (n < data.length) this.writeBlocked = true;
     // The one copy of application data (PacketBuffer's outbound ownership rule).
@@ -1344,7 +1585,12 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
    * tcp_wmem[1] (16384) like Linux.
    */
   private sendBufferLimit(): number {
-    if (!this.sndBufLocked && this.state !== TcpState.Closed && this.state !== TcpState.Listen) {
+    // Stack-wide TCP memory (tcp_mem, protocol.ts): no growth under pressure; above the hard
+    // limit no new data is taken while some is still queued (Linux's sk_wmem_schedule failing:
+    // the writer waits for its own data to be acknowledged).
+    const mem = this.proto.memPressure();
+    if (mem === TCP_MEM_HIGH && this.snd.buf.size > 0) return this.snd.buf.size;
+    if (!this.sndBufLocked && mem === TCP_MEM_NORMAL && this.state !== TcpState.Closed && this.state !== TcpState.Listen) {
       const want = Math.min(this.proto.options.maxSendBuffer, 4 * Math.floor(this.snd.cc.cwnd));
       if (want > this.sndBufSize) this.sndBufSize = want;
     }
@@ -1490,6 +1736,9 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     if (!remote) return Err.DestinationRequired;
     if (remote.length !== this.addrLength()) return Err.AddressFamilyNotSupported;
     if (!(addr.port > 0 && addr.port <= 0xffff)) return Err.ConnectionRefused;
+    // More endpoints than `maxConnections` (this one included): ENOBUFS, as Linux's connect
+    // when it cannot allocate.
+    if (this.proto.endpoints.size > this.proto.options.maxConnections) return Err.NoBufferSpace;
     // A v4-mapped peer of an IPv6 endpoint is reached over IPv4 (dualstack.ts).
     const protos = endpointNetProtos(this.netProto, this.v6Only, this.boundAddr, remote);
     if (isError(protos)) return protos;
@@ -1538,6 +1787,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     this.tsOffset = this.stack.random.uint32();
     this.sackOffer = this.proto.options.sack;
     snd.init(this.proto.isn.generate(local, this.boundPort, remote, addr.port));
+    this.ecn.startActive(snd.iss);
     this.setState(TcpState.SynSent);
     this.stack.stats.tcp.activeConnectionOpenings++;
     snd.sendSyn(false);
@@ -1925,9 +2175,9 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
 
   // ================================================================== introspection (tests, TCP_INFO)
 
-  /** Current receive window offered (bytes). */
+  /** Current receive window offered (bytes): what the peer was last told, less what arrived since. */
   get receiveWindow(): number {
-    return this.rcv.window();
+    return this.rcv.peerWindow();
   }
 
   /** True once released (nothing of it is left in the stack). */

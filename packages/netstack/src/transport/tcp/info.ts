@@ -32,5 +32,23 @@ export function tcpInfo(ep: TcpEndpoint): TcpInfo {
     sndWnd: snd.sndWnd,
     rcvWnd: rcv.window(),
     unacked: Math.ceil(snd.outstanding() / mss),
+    options: tcpiOptions(ep),
   };
+}
+
+/** Linux's TCPI_OPT_* bits (include/uapi/linux/tcp.h). */
+export const TCPI_OPT_TIMESTAMPS = 1;
+export const TCPI_OPT_SACK = 2;
+export const TCPI_OPT_WSCALE = 4;
+export const TCPI_OPT_ECN = 8;
+export const TCPI_OPT_ECN_SEEN = 16;
+
+function tcpiOptions(ep: TcpEndpoint): number {
+  let o = 0;
+  if (ep.tsOk) o |= TCPI_OPT_TIMESTAMPS;
+  if (ep.rcv.sackOk) o |= TCPI_OPT_SACK;
+  if (ep.wsOk) o |= TCPI_OPT_WSCALE;
+  if (ep.ecn.ok) o |= TCPI_OPT_ECN;
+  if (ep.ecn.seen) o |= TCPI_OPT_ECN_SEEN;
+  return o;
 }

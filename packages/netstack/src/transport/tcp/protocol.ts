@@ -13,8 +13,10 @@ import type {
 } from "../../stack/registration.js";
 import { TCP_ACK, TCP_RST } from "../../header/tcp.js";
 import { createCongestionControl } from "./congestion.js";
+import type { EcnPolicy } from "./ecn.js";
 import { TcpEndpoint } from "./endpoint.js";
 import { IsnGenerator } from "./isn.js";
+import { SynCookies } from "./syncookie.js";
 import { buildSegment, Segment, SegmentBadChecksum, SegmentMalformed } from "./segment.js";
 import { seqAdd } from "./seqnum.js";
 
@@ -64,6 +66,8 @@ export interface TcpProtocolOptions {
    * application did not size with SO_RCVBUF, and what the window scale is chosen for.
    */
   maxAutoReceiveBuffer: number;
+  /** Receive-buffer auto-tuning for sockets without SO_RCVBUF (Linux tcp_moderate_rcvbuf = 1; see rcv.ts). */
+  moderateReceiveBuffer: boolean;
   /** RFC 7323 §2: offer / accept window scaling (Linux tcp_window_scaling = 1). */
   windowScaling: boolean;
   /** RFC 7323 §3: offer / accept timestamps (Linux tcp_timestamps = 1). */
@@ -78,6 +82,45 @@ export interface TcpProtocolOptions {
   initialCwnd: number;
   /** RFC 5961 §7: challenge ACKs the stack sends per second at most (tcp_challenge_ack_limit, 1000). */
   challengeAckLimit: number;
+  /** RFC 8985 RACK-TLP loss detection with SACK (Linux tcp_recovery = 1). */
+  rack: boolean;
+  /** RFC 9406 HyStart++ in CUBIC's slow start (Linux's CUBIC hystart = 1). */
+  hystart: boolean;
+  /** RFC 5681 §4.1 / RFC 2861 §3: decay cwnd after an idle period (Linux tcp_slow_start_after_idle = 1). */
+  slowStartAfterIdle: boolean;
+  /**
+   * RFC 3168 ECN, as Linux's tcp_ecn: 0 = off, 1 = ask on outgoing connections and accept on
+   * incoming ones, 2 (default) = accept when the peer asks, never ask (see ecn.ts).
+   */
+  ecn: EcnPolicy;
+  /**
+   * The ceiling on how long TCP_CORK or a write with MSG_MORE holds a partial segment (ms; the
+   * 200 ms tcp(7) documents for TCP_CORK).
+   */
+  corkMs: number;
+  /**
+   * RFC 4987 §3.6 SYN cookies, as Linux's net.ipv4.tcp_syncookies: 0 = never (a SYN that finds
+   * the SYN queue full is dropped), 1 (default) = only when a listener's SYN queue is full,
+   * 2 = always (no SYN-RECEIVED state is kept at all). See syncookie.ts.
+   */
+  syncookies: 0 | 1 | 2;
+  /**
+   * Most live TCP endpoints the stack holds (sockets, listeners and connections, counted in
+   * `endpoints`). Past it, a SYN (or cookie ACK) that would create a connection is dropped and
+   * counted, and connect() fails with no-buffer-space (ENOBUFS, what Linux's connect returns when
+   * it cannot allocate). Default Infinity: Linux and gVisor have no such cap (descriptors and
+   * memory bound them); the memory an attacker can pin is bounded by the SYN/accept queues,
+   * SYN cookies and `tcpMem` instead, so a finite default would only add an arbitrary failure.
+   */
+  maxConnections: number;
+  /**
+   * Stack-wide TCP memory thresholds in bytes, like Linux's tcp_mem (low, pressure, high; Linux
+   * counts pages): bytes held in every endpoint's receive queue, out-of-order queue and send
+   * buffer. Above `pressure` the stack is under memory pressure until it falls below `low`
+   * (receive windows stop growing, new out-of-order data is dropped, buffers stop auto-growing);
+   * above `high`, new data that would need memory is dropped (see tcpMemory()).
+   */
+  tcpMem: readonly [low: number, pressure: number, high: number];
 }
 
 export const DEFAULT_TCP_OPTIONS: Readonly<TcpProtocolOptions> = {
@@ -98,6 +141,7 @@ export const DEFAULT_TCP_OPTIONS: Readonly<TcpProtocolOptions> = {
   maxReceiveBuffer: 4194304,
   maxSendBuffer: 4194304,
   maxAutoReceiveBuffer: 6291456,
+  moderateReceiveBuffer: true,
   windowScaling: true,
   timestamps: true,
   sack: true,
@@ -105,7 +149,33 @@ export const DEFAULT_TCP_OPTIONS: Readonly<TcpProtocolOptions> = {
   congestionControl: "cubic",
   initialCwnd: 10,
   challengeAckLimit: 1000,
+  rack: true,
+  hystart: true,
+  slowStartAfterIdle: true,
+  ecn: 2,
+  corkMs: 200,
+  syncookies: 1,
+  maxConnections: Infinity,
+  // Of the order Linux computes for a few GiB of RAM (it sizes tcp_mem from free memory).
+  tcpMem: [192 * 1024 * 1024, 256 * 1024 * 1024, 384 * 1024 * 1024],
 };
+
+/** TCP memory state (tcpMemory(), memPressure()): below pressure, under pressure, above high. */
+export const TCP_MEM_NORMAL = 0;
+export const TCP_MEM_PRESSURE = 1;
+export const TCP_MEM_HIGH = 2;
+
+/** What `TcpProtocol.tcpMemory()` reports. */
+export interface TcpMemoryInfo {
+  /** Bytes held in receive, out-of-order and send queues across the stack. */
+  bytes: number;
+  /** Under memory pressure (or above the hard limit). */
+  pressure: boolean;
+  /** Above `tcpMem[2]`: new data needing memory is dropped. */
+  overLimit: boolean;
+  /** The thresholds in force. */
+  limits: readonly [number, number, number];
+}
 
 /** Linux's SOCK_MIN_RCVBUF / SOCK_MIN_SNDBUF (what SO_RCVBUF / SO_SNDBUF never go below). */
 export const MIN_RECEIVE_BUFFER = 2304;
@@ -125,7 +195,43 @@ export class TcpProtocol implements TransportProtocol {
   private challengeStart = -Infinity;
   private challengeCount = 0;
   /** Counters beyond the stack-wide TcpStats (the contract's), for tests and diagnostics. */
-  readonly counters = { challengeAcksSuppressed: 0, pawsRejected: 0 };
+  readonly counters = {
+    challengeAcksSuppressed: 0, pawsRejected: 0,
+    /**
+     * Receive-side drops for lack of buffer (rcv.ts): out-of-order segments refused or cut
+     * (Linux's OFODrop), queued out-of-order pieces pruned to make room for lower ones
+     * (OfoPruned), in-order segments cut at the buffer's end (TCPRcvQDrop).
+     */
+    ofoDrops: 0, ofoPruned: 0, rcvQueueDrops: 0,
+    /** RFC 8985: tail loss probes sent, probes that repaired a loss, segments RACK marked lost. */
+    tlpProbes: 0, tlpRecoveries: 0, rackLossMarked: 0,
+    /** RFC 3168 ECN (ecn.ts). */
+    ecnNegotiated: 0, ectSent: 0, ceReceived: 0, eceSent: 0, eceReceived: 0, ecnCwndReductions: 0,
+    cwrSent: 0, cwrReceived: 0,
+    /**
+     * RFC 4987 §3.6 SYN cookies (syncookie.ts), as Linux's SyncookiesSent / SyncookiesRecv /
+     * SyncookiesFailed: cookie SYN-ACKs sent, valid cookie ACKs, ACKs at a listener (or the TCP
+     * forwarder) that failed the cookie check (while cookies were in use).
+     */
+    syncookiesSent: 0, syncookiesRecv: 0, syncookiesFailed: 0,
+    /** Passive opens refused because the stack held `maxConnections` endpoints. */
+    maxConnectionsDrops: 0,
+    /**
+     * tcp_mem: times the stack entered memory pressure; out-of-order segments dropped under
+     * pressure; new data dropped above the hard limit (Linux's TCPMemoryPressures, and its
+     * OFODrop / RcvQDrop when memory could not be scheduled).
+     */
+    memPressureEntered: 0, memPressureOfoDrops: 0, memHighDrops: 0,
+  };
+  /** Bytes charged by endpoints (memCharge / memUncharge) and the resulting TCP_MEM_* state. */
+  private memUsed = 0;
+  private memState = TCP_MEM_NORMAL;
+  private cookies: SynCookies | null = null;
+  /**
+   * Transparent mode: takes bare SYNs (and SYN cookie ACKs) no endpoint owns before a RST would
+   * be sent; true when it took the segment (see forwarder.ts, `setTcpForwarder`).
+   */
+  forwarder: { handle(pkt: PacketBuffer, seg: Segment): boolean } | null = null;
 
   constructor(
     readonly stack: StackServices,
@@ -135,6 +241,54 @@ export class TcpProtocol implements TransportProtocol {
     if (!createCongestionControl(this.options.congestionControl, 536))
       throw new RangeError(`unknown congestion control ${JSON.stringify(this.options.congestionControl)}`);
     this.isn = new IsnGenerator(stack.clock, stack.random);
+    const m = this.options.tcpMem;
+    if (!(m.length === 3 && m[0] <= m[1] && m[1] <= m[2])) throw new RangeError("tcpMem must be [low, pressure, high], ascending");
+    if (![0, 1, 2].includes(this.options.syncookies)) throw new RangeError("syncookies must be 0, 1 or 2");
+  }
+
+  /** The SYN cookie secret, drawn from the stack's random source the first time it is needed. */
+  get synCookies(): SynCookies {
+    return (this.cookies ??= new SynCookies(this.stack.random));
+  }
+
+  /** True when the stack holds `maxConnections` endpoints or more (no new passive opens). */
+  atConnectionLimit(): boolean {
+    return this.endpoints.size >= this.options.maxConnections;
+  }
+
+  /**
+   * Stack-wide TCP memory accounting (tcp_mem): an endpoint charges the bytes it starts holding
+   * (negative to give them back). Kept as a running sum; never recomputed by scanning endpoints.
+   */
+  memCharge(n: number): void {
+    const used = (this.memUsed += n);
+    const [low, pressure, high] = this.options.tcpMem;
+    const prev = this.memState;
+    let s: number;
+    if (used > high) s = TCP_MEM_HIGH;
+    else if (used > pressure) s = TCP_MEM_PRESSURE;
+    // Linux leaves pressure only once usage falls below tcp_mem[0].
+    else if (used < low) s = TCP_MEM_NORMAL;
+    else s = prev === TCP_MEM_NORMAL ? TCP_MEM_NORMAL : TCP_MEM_PRESSURE;
+    if (prev === TCP_MEM_NORMAL && s !== TCP_MEM_NORMAL) this.counters.memPressureEntered++;
+    this.memState = s;
+  }
+
+  memUncharge(n: number): void {
+    this.memCharge(-n);
+  }
+
+  /** TCP_MEM_NORMAL, TCP_MEM_PRESSURE or TCP_MEM_HIGH. */
+  memPressure(): number {
+    return this.memState;
+  }
+
+  /** Bytes held by TCP queues across the stack and the pressure state. */
+  tcpMemory(): TcpMemoryInfo {
+    return {
+      bytes: this.memUsed, pressure: this.memState !== TCP_MEM_NORMAL, overLimit: this.memState === TCP_MEM_HIGH,
+      limits: this.options.tcpMem,
+    };
   }
 
   newEndpoint(netProto: number, waiterQueue: WaiterQueue): Endpoint | TcpipError {
@@ -176,6 +330,8 @@ export class TcpProtocol implements TransportProtocol {
       return "handled";
     }
     s.validSegmentsReceived++;
+    // Transparent mode: a SYN nobody owns becomes a forwarder request (forwarder.ts).
+    if (this.forwarder?.handle(pkt, this.seg)) return "handled";
     this.replyReset(pkt, this.seg);
     return "handled";
   }

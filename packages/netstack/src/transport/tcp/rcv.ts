@@ -4,18 +4,33 @@
  *
  * Window (RFC 9293 §3.8.6.2.2): the right edge we advertised (`rcvAdvEdge` = RCV.NXT + RCV.WND
  * at the time) never moves left, and it only moves right in steps of at least
- * min(buffer / 2, MSS): receiver-side silly window syndrome avoidance. Windows are kept in bytes;
- * the field on the wire is the window shifted right by `wndScale` (RFC 7323 §2, negotiated on
- * SYN / SYN-ACK; 0 when either side did not offer it).
+ * min(buffer / 2, MSS): receiver-side silly window syndrome avoidance. It never moves past what
+ * the buffer can hold either (RCV.NXT + buffer - in-order bytes queued, plus `slack` for the
+ * scaled field's rounding), so data accepted inside the window always fits. Windows are kept in
+ * bytes; the field on the wire is the window shifted right by `wndScale` (RFC 7323 §2,
+ * negotiated on SYN / SYN-ACK; 0 when either side did not offer it).
  *
  * ACKs (RFC 9293 §3.8.6.3, RFC 5681 §4.2, Linux's behaviour): an out-of-order segment, a
  * segment filling a hole and a duplicate get an ACK at once; in-order data is acknowledged at
  * least every second full-sized segment (more than one receive MSS unacknowledged), otherwise
  * after the delayed-ACK timer (40 ms). A connection starts in quick-ACK mode, acknowledging every
  * segment, for up to 16 ACKs (Linux's TCP_MAX_QUICKACKS).
+ *
+ * Memory: the in-order and out-of-order queues together never hold more than the buffer
+ * (`ep.rcvBufSize`, plus `slack` with window scaling) in payload bytes; the out-of-order queue
+ * also holds at most one piece per OOO_PIECE_COST bytes of buffer. Data that does not fit is
+ * dropped and counted, never data already queued in order; when lower out-of-order data arrives
+ * with the piece cap reached, the highest pieces make room (Linux's tcp_prune_ofo_queue).
+ *
+ * Buffer auto-tuning (Linux's tcp_rcv_space_adjust with tcp_moderate_rcvbuf = 1): unless the
+ * application set SO_RCVBUF, once per receiver-measured round trip the bytes the application read
+ * in it are compared with the previous round trip's; when it read more, the buffer grows to
+ * about twice that plus room for the sender's growth (slow start doubles per round trip),
+ * up to tcp_rmem[2] (`maxAutoReceiveBuffer`). The window follows the buffer through
+ * `advertise()`, so the right edge only ever moves right (RFC 7323 §2.4).
  */
-import { OutOfOrderQueue, ReceiveQueue } from "./rcvqueue.js";
-import { seqAdd, seqDiff, seqGT, seqLEQ, seqLT } from "./seqnum.js";
+import { OOO_REFUSED, OutOfOrderQueue, ReceiveQueue } from "./rcvqueue.js";
+import { seqAdd, seqDiff, seqGT, seqLT } from "./seqnum.js";
 import type { TcpEndpoint } from "./endpoint.js";
 import type { OutOptions } from "./segment.js";
 
@@ -25,6 +40,16 @@ const MAX_QUICKACKS = 16;
 export const DEFAULT_MSS = 536;
 /** ...and 1220 over IPv6. */
 export const DEFAULT_MSS_V6 = 1220;
+/**
+ * Buffer bytes each out-of-order piece stands for at least: roughly what one costs in memory
+ * here (the entry, its view, the packet it keeps alive), so that a flood of tiny segments full of
+ * holes is bounded by the buffer size like full-sized ones (Linux charges skb truesize).
+ */
+export const OOO_PIECE_COST = 256;
+/** The piece cap never goes below this (tiny SO_RCVBUF values). */
+export const MIN_OOO_PIECES = 64;
+/** Linux's TCP_INIT_CWND: the first auto-tuning measurement starts from this many segments. */
+const INIT_SPACE_SEGMENTS = 10;
 
 export class Receiver {
   /** Initial receive sequence number. */
@@ -33,6 +58,8 @@ export class Receiver {
   rcvNxt = 0;
   /** RCV.NXT + RCV.WND as last advertised: the right edge of the window. */
   rcvAdvEdge = 0;
+  /** The right edge as the peer computes it from our last window field (at most `rcvAdvEdge`). */
+  peerEdge = 0;
   /** RCV.NXT when we last sent an ACK (the left edge of the last advertised window). */
   rcvWup = 0;
   /** Shift applied to the window field we send (RFC 7323 §2.3; 0 unless negotiated). */
@@ -64,7 +91,30 @@ export class Receiver {
   private dsack = false;
   private dsackStart = 0;
   private dsackEnd = 0;
-  private readonly runs: number[] = [];
+
+  // Drops, per connection (also summed in the protocol's counters).
+  /** Out-of-order segments refused (or cut) for lack of buffer or of piece slots (Linux's OFODrop). */
+  ofoDrop = 0;
+  /** In-order segments refused (or cut) because the buffer was full (Linux's TCPRcvQDrop). */
+  rcvQDrop = 0;
+
+  // Buffer auto-tuning (see the file comment).
+  /** Bytes the application has read so far (Linux's copied_seq, as a count). */
+  private copied = 0;
+  /** The current measurement started when `copied` was `spaceMark`, at `spaceTime`. */
+  private spaceMark = 0;
+  private spaceTime = 0;
+  /** Bytes the application read in the best round trip measured so far (Linux's rcvq_space.space). */
+  private space = 0;
+  /** Receiver-side round-trip time estimate in ms, 0 until measured (Linux's rcv_rtt_est). */
+  rcvRtt = 0;
+  /** Without timestamps: the window measurement running since `rttTime` ends when RCV.NXT passes `rttSeq`. */
+  private rttSeq = 0;
+  private rttTime = -1;
+  /** The TSecr of the last timestamp sample (one sample per echoed value). */
+  private lastTsEcr = 0;
+  /** Payload bytes last reported to the stack-wide accounting (see `account`). */
+  private charged = 0;
 
   constructor(private readonly ep: TcpEndpoint) {}
 
@@ -74,7 +124,14 @@ export class Receiver {
     this.rcvNxt = seqAdd(irs, 1);
     this.rcvWup = this.rcvNxt;
     this.rcvAdvEdge = seqAdd(this.rcvNxt, this.initialWindow());
+    this.peerEdge = this.rcvAdvEdge;
     this.rcvMss = Math.min(DEFAULT_MSS, this.advMss);
+    // Linux's tcp_init_buffer_space: the first measurement compares with min(window, 10 MSS).
+    const w = this.window();
+    const init = INIT_SPACE_SEGMENTS * this.advMss;
+    this.space = w < init ? w : init;
+    this.spaceMark = this.copied;
+    this.spaceTime = this.ep.now();
   }
 
   /** Enters quick-ACK mode like Linux: about one ACK per two segments of the window, at most 16. */
@@ -101,7 +158,13 @@ export class Receiver {
   /** What the buffer could offer right now (free space, capped by what the field can carry). */
   private potentialWindow(): number {
     const free = this.ep.rcvBufSize - this.used;
-    const max = this.maxWindow();
+    let max = this.maxWindow();
+    // Stack-wide memory pressure (tcp_mem[1], protocol.ts): the window stops growing; it may
+    // still reopen to a few segments (Linux clamps rcv_ssthresh to 4 * advmss).
+    if (this.ep.proto.memPressure() !== 0) {
+      const cap = Math.max(this.window(), 4 * this.advMss);
+      if (cap < max) max = cap;
+    }
     return free <= 0 ? 0 : free < max ? free : max;
   }
 
@@ -128,15 +191,45 @@ export class Receiver {
       if (grow >= this.swsThreshold() || this.potentialWindow() === this.maxWindow()) this.rcvAdvEdge = cand;
     }
     const s = this.wndScale;
-    if (s === 0) return this.window();
-    // RFC 7323 §2.4: the field is the window shifted right. Round up, not down, and move the edge
-    // to match, so the edge the peer computes never moves left as RCV.NXT advances (the
-    // overshoot is under 2^shift bytes).
+    if (s === 0) {
+      this.peerEdge = this.rcvAdvEdge;
+      return this.window();
+    }
+    // RFC 7323 §2.4: the field is the window shifted right. Round up, not down (as Linux
+    // does), and move the edge to match, so the edge the peer computes never moves left as
+    // RCV.NXT advances (the overshoot is under 2^shift bytes)...
     let field = (this.window() + (1 << s) - 1) >>> s;
     if (field > 0xffff) field = 0xffff;
     const edge = seqAdd(this.rcvNxt, field * (1 << s));
-    if (seqGT(edge, this.rcvAdvEdge)) this.rcvAdvEdge = edge;
+    if (seqGT(edge, this.rcvAdvEdge)) {
+      // ...unless that would promise more than the buffer plus `slack`. Round-ups add up ACK
+      // after ACK while the application does not read (a peer sending tiny segments would grow
+      // the queue without bound), so past that the field is rounded down instead: the peer's
+      // edge moves left by less than 2^shift, the retraction RFC 7323 Appendix F says scaling
+      // can cause. We still accept data up to `rcvAdvEdge`.
+      if (seqDiff(edge, this.rcvNxt) <= this.ep.rcvBufSize + this.slack() - this.queue.size) this.rcvAdvEdge = edge;
+      else field = this.window() >>> s;
+    }
+    this.peerEdge = seqAdd(this.rcvNxt, field * (1 << s));
     return field;
+  }
+
+  /**
+   * How far the queues may go past the buffer: with window scaling, the rounding of the scaled
+   * field (under 2^shift bytes per ACK, see `advertise`) is allowed to add up to one segment plus
+   * one rounding, like Linux, which admits a segment while the memory charged is still under the
+   * buffer; 0 without scaling (no rounding). Everything inside the window offered fits in
+   * buffer + slack.
+   */
+  slack(): number {
+    const s = this.wndScale;
+    return s === 0 ? 0 : (1 << s) - 1 + this.advMss;
+  }
+
+  /** The window the peer was last told about, as it stands now (right edge it saw minus RCV.NXT). */
+  peerWindow(): number {
+    const w = seqDiff(this.peerEdge, this.rcvNxt);
+    return w > 0 ? w : 0;
   }
 
   /** An ACK went out: RCV.WUP catches up, quick-ACK credit is used, nothing is owed any more. */
@@ -164,7 +257,21 @@ export class Receiver {
     const ep = this.ep;
     if (len > 0) {
       if (len > this.rcvMss) this.rcvMss = len < this.advMss ? len : this.advMss;
-      if (seq === this.rcvNxt) {
+      if (seq === this.rcvNxt && len > ep.rcvBufSize + this.slack() - this.used) {
+        // In order but beyond what the buffer holds (only when SO_RCVBUF was lowered below a
+        // window already offered: `advertise` never offers more than buffer + slack): keep what
+        // fits, drop the rest like Linux when it cannot charge the memory (TCPRcvQDrop). The
+        // ACK tells the sender.
+        const room = ep.rcvBufSize + this.slack() - this.used;
+        this.rcvQDrop++;
+        ep.proto.counters.rcvQueueDrops++;
+        len = room > 0 ? room : 0;
+        fin = false;
+        this.ackNow = true;
+      }
+      if (len === 0) {
+        // Nothing fits.
+      } else if (seq === this.rcvNxt) {
         this.queue.push(buf.subarray(off, off + len));
         this.rcvNxt = seqAdd(this.rcvNxt, len);
         ep.bytesReceived += len;
@@ -186,15 +293,25 @@ export class Receiver {
       } else {
         // Beyond a hole. Keep what fits in the buffer; RFC 5681 §4.2: ACK at once (a duplicate
         // ACK that tells the sender about the hole). Linux also re-enters quick-ACK mode.
-        const room = ep.rcvBufSize - this.used;
-        const keep = len < room ? len : room;
+        const room = ep.rcvBufSize + this.slack() - this.used;
+        let keep = len < room ? len : room;
         if (keep > 0) {
-          const added = this.ooo.insert(seq, buf.subarray(off, off + keep), this.rcvNxt);
-          // RFC 2883: out-of-order bytes we already held are reported as a D-SACK.
-          if (added < keep && this.sackOk) this.noteDuplicate(seq, seqAdd(seq, keep));
-          if (this.sackOk) this.noteRecent(seq);
+          const ooo = this.ooo;
+          const pruned = ooo.pruned;
+          const added = ooo.insert(seq, buf.subarray(off, off + keep), this.rcvNxt, this.maxOooPieces());
+          if (added === OOO_REFUSED) keep = 0;
+          else {
+            // RFC 2883: out-of-order bytes we already held are reported as a D-SACK.
+            if (added < keep && this.sackOk) this.noteDuplicate(seq, seqAdd(seq, keep));
+            if (this.sackOk) this.noteRecent(seq);
+          }
+          if (ooo.pruned !== pruned) ep.proto.counters.ofoPruned += ooo.pruned - pruned;
         }
-        if (keep < len) fin = false;
+        if (keep < len) {
+          fin = false;
+          this.ofoDrop++;
+          ep.proto.counters.ofoDrops++;
+        }
         this.ackNow = true;
         this.enterQuickAck();
       }
@@ -209,6 +326,91 @@ export class Receiver {
     } else if (this.oooFin && this.oooFinSeq === this.rcvNxt) {
       this.acceptFin();
     }
+    this.account();
+  }
+
+  /** The out-of-order piece cap: one piece per OOO_PIECE_COST bytes of buffer. */
+  maxOooPieces(): number {
+    const n = Math.floor(this.ep.rcvBufSize / OOO_PIECE_COST);
+    return n > MIN_OOO_PIECES ? n : MIN_OOO_PIECES;
+  }
+
+  /**
+   * The single place where the receive side's memory use (in-order plus out-of-order payload
+   * bytes, `used`) is reported: called after every change (segment processed, application
+   * read, queues cleared). `charged` follows `used`.
+   */
+  private account(): void {
+    const d = this.used - this.charged;
+    if (d === 0) return;
+    this.charged += d;
+    // Stack-wide TCP memory (tcp_mem, protocol.ts).
+    this.ep.proto.memCharge(d);
+  }
+
+  /**
+   * A data segment (`len` bytes) is about to be processed; `tsEcr` is its timestamp echo (0
+   * without one). Feeds the receiver-side RTT estimate auto-tuning paces itself with.
+   */
+  sampleRtt(tsEcr: number, len: number): void {
+    if (tsEcr !== 0) {
+      // RFC 7323 §4: the echo is our own TSval; now minus it is a round trip as the receiver
+      // sees it. Like Linux's tcp_rcv_rtt_measure_ts: full-sized segments, one sample per echo.
+      if (tsEcr === this.lastTsEcr || len < this.rcvMss) return;
+      this.lastTsEcr = tsEcr;
+      const d = (this.ep.tsNow() - tsEcr) | 0;
+      if (d < 0 || d > 120_000) return;
+      const m = d > 0 ? d : 1;
+      // Smoothed with gain 1/8 (as RFC 6298's SRTT).
+      this.rcvRtt = this.rcvRtt === 0 ? m : this.rcvRtt + (m - this.rcvRtt) / 8;
+      return;
+    }
+    // Without timestamps (Linux's tcp_rcv_rtt_measure): the time one window of data takes to
+    // arrive is an upper bound of the round trip; the smallest one seen is kept.
+    const now = this.ep.now();
+    if (this.rttTime >= 0) {
+      if (seqLT(this.rcvNxt, this.rttSeq)) return;
+      const m = now - this.rttTime > 0 ? now - this.rttTime : 1;
+      if (this.rcvRtt === 0 || m < this.rcvRtt) this.rcvRtt = m;
+    }
+    this.rttSeq = seqAdd(this.rcvNxt, this.window());
+    this.rttTime = now;
+  }
+
+  /**
+   * The application read `n` bytes. Auto-tunes the buffer (file comment) unless `locked` (the
+   * application set SO_RCVBUF: Linux's SOCK_RCVBUF_LOCK).
+   */
+  onRead(n: number, locked: boolean): void {
+    this.copied += n;
+    this.adjustSpace(locked);
+    this.account();
+  }
+
+  private adjustSpace(locked: boolean): void {
+    const ep = this.ep;
+    // The round trip: the receiver's own estimate, else the sender side's (the handshake's).
+    const rtt = this.rcvRtt > 0 ? this.rcvRtt : ep.snd.rtt.srtt;
+    if (rtt <= 0) return;
+    const now = ep.now();
+    if (now - this.spaceTime < rtt) return;
+    const copied = this.copied - this.spaceMark;
+    if (copied > this.space) {
+      const o = ep.proto.options;
+      // No growth under stack-wide memory pressure (Linux's tcp_rcv_space_adjust / tcp_under_memory_pressure).
+      if (!locked && o.moderateReceiveBuffer && ep.proto.memPressure() === 0) {
+        // Twice what the application took in the last round trip (room to recover from a
+        // loss) plus 16 segments, plus twice the growth since the previous round trip again (the
+        // window advertised now is used a round trip later, by a sender that may be doubling).
+        let win = 2 * copied + 16 * this.advMss;
+        if (this.space > 0) win += 2 * Math.floor((win * (copied - this.space)) / this.space);
+        const want = win < o.maxAutoReceiveBuffer ? win : o.maxAutoReceiveBuffer;
+        if (want > ep.rcvBufSize) ep.rcvBufSize = want;
+      }
+      this.space = copied;
+    }
+    this.spaceMark = this.copied;
+    this.spaceTime = now;
   }
 
   private acceptFin(): void {
@@ -227,7 +429,7 @@ export class Receiver {
    * update; Linux's rule in tcp_cleanup_rbuf). Returns true when an update is due.
    */
   windowUpdateDue(): boolean {
-    const cur = this.window();
+    const cur = this.peerWindow();
     const pot = this.potentialWindow();
     return pot - cur >= this.swsThreshold() && pot >= 2 * cur;
   }
@@ -264,33 +466,28 @@ export class Receiver {
       blocks[1] = this.dsackEnd;
       n = 1;
     }
-    if (this.ooo.length > 0) {
-      const runs = this.runs;
-      runs.length = 0;
-      this.ooo.blocks(runs);
+    const q = this.ooo;
+    if (q.length > 0) {
       const r = this.recent;
       const first = n;
       // The runs holding the most recent segments first, newest first...
       for (let k = 0; k < r.length && n < max; k++) {
-        const x = r[k]!;
-        for (let j = 0; j < runs.length; j += 2) {
-          const a = runs[j]!;
-          if (seqLEQ(a, x) && seqLT(x, runs[j + 1]!)) {
-            if (!this.listed(blocks, first, n, a)) {
-              blocks[2 * n] = a;
-              blocks[2 * n + 1] = runs[j + 1]!;
-              n++;
-            }
-            break;
-          }
+        const j = q.runIndexOf(r[k]!);
+        if (j < 0) continue;
+        const a = q.runStart(j);
+        if (!this.listed(blocks, first, n, a)) {
+          blocks[2 * n] = a;
+          blocks[2 * n + 1] = q.runEnd(j);
+          n++;
         }
       }
       // ...then the others in sequence order.
-      for (let j = 0; j < runs.length && n < max; j += 2) {
-        const a = runs[j]!;
+      const runs = q.runCount;
+      for (let j = 0; j < runs && n < max; j++) {
+        const a = q.runStart(j);
         if (this.listed(blocks, first, n, a)) continue;
         blocks[2 * n] = a;
-        blocks[2 * n + 1] = runs[j + 1]!;
+        blocks[2 * n + 1] = q.runEnd(j);
         n++;
       }
       // Forget recent entries now delivered in order.
@@ -310,5 +507,6 @@ export class Receiver {
     this.ooo.clear();
     this.recent.length = 0;
     if (this.queue.size > 0) this.queue.discard(this.queue.size);
+    this.account();
   }
 }

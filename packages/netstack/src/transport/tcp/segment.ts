@@ -186,7 +186,8 @@ function writeOptions(b: Uint8Array, i: number, o: OutOptions): number {
 /**
  * Builds an outbound segment: a packet with room for the route's headers, the TCP header (with
  * the options in `opts`, if any) written in place, `payload` attached as views, and the checksum
- * filled in unless the route's link computes it (TX offload).
+ * filled in unless the route's link computes it (TX offload, or a GSO super-segment when `gsoSize`
+ * is set).
  */
 export function buildSegment(
   route: Route,
@@ -199,6 +200,7 @@ export function buildSegment(
   opts: OutOptions | null,
   payload: readonly Uint8Array[] | null,
   payloadLen: number,
+  gsoSize = 0,
 ): PacketBuffer {
   const optLen = opts ? opts.length() : 0;
   const hl = TCP_MIN_HEADER + optLen;
@@ -217,7 +219,13 @@ export function buildSegment(
   if (optLen > 0) writeOptions(b, off + TCP_MIN_HEADER, opts!);
   pkt.transportHeader = off;
   pkt.transportProtocol = TCP_PROTOCOL;
-  if (route.txChecksumOffload) {
+  if (gsoSize > 0) {
+    // A GSO super-segment (gso.ts): the link completes each segment's checksum from the
+    // pseudo-header sum left in the field (folded, not inverted: a partial checksum).
+    pkt.gsoSize = gsoSize;
+    pkt.checksumOffloaded = true;
+    put16(b, off + TCP_CHECKSUM, route.pseudoHeaderChecksum(TCP_PROTOCOL, hl + payloadLen));
+  } else if (route.txChecksumOffload) {
     pkt.checksumOffloaded = true;
   } else {
     let sum = route.pseudoHeaderChecksum(TCP_PROTOCOL, hl + payloadLen);

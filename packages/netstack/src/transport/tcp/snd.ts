@@ -10,18 +10,32 @@
  * One timer serves both retransmission and persist (RFC 9293 §3.8.6.1 / RFC 1122 §4.2.2.17):
  * while data is outstanding it is the RTO; when nothing is outstanding but data waits (zero
  * window, or held back by TCP_CORK / MSG_MORE) it is the persist timer, like Linux's probe timer.
+ * With RACK-TLP (RFC 8985, on with SACK unless TcpProtocolOptions.rack is false) the same timer
+ * also serves as the RACK reordering timer and the tail loss probe timeout, as in Linux: while
+ * one of those is armed the RTO is not, and it is armed again when they fire.
  */
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN } from "../../header/tcp.js";
 import { SendBuffer } from "./sendbuf.js";
 import { RttEstimator, FALLBACK_RTO } from "./rtt.js";
 import { NewReno, type CongestionControl } from "./congestion.js";
 import { seqAdd, seqDiff, seqGEQ, seqGT, seqLEQ, seqLT } from "./seqnum.js";
+import { Rack } from "./rack.js";
 import { DEFAULT_MSS } from "./rcv.js";
+import { gsoSegmentLimit } from "./gso.js";
 import type { TcpEndpoint } from "./endpoint.js";
 
 export const TimerIdle = 0;
 export const TimerRetransmit = 1;
 export const TimerPersist = 2;
+/** RFC 8985 §6.2 step 5: the RACK reordering timer. */
+export const TimerRack = 3;
+/** RFC 8985 §7.2: the tail loss probe timeout (PTO). */
+export const TimerProbe = 4;
+
+/** RFC 8985 §7.2: WCDelAckT, the worst-case delayed-ACK time added to a one-segment PTO. */
+export const WC_DEL_ACK_T = 200;
+/** Floor of the PTO, so that a zero SRTT (an instant path) does not probe at once. */
+const MIN_PTO = 10;
 
 export class Sender {
   /** Initial send sequence number. */
@@ -100,6 +114,35 @@ export class Sender {
   highRxt = 0;
   /** Length of the segment nextLost() found. */
   private nextLen = 0;
+
+  /** RFC 8985: RACK-TLP in use (SACK negotiated and the rack option on). */
+  rackOn = false;
+  readonly rack = new Rack();
+  /** RFC 8985 §7: a loss probe is outstanding (TLP.end_seq is not None), and what it sent. */
+  tlpActive = false;
+  tlpEndSeq = 0;
+  tlpStart = 0;
+  tlpIsRetrans = false;
+  /** The ACK being processed carried a D-SACK [dsackL, dsackR), or SACKed new data. */
+  private dsackSeen = false;
+  private dsackL = 0;
+  private dsackR = 0;
+  private sackGrew = false;
+  /** Recovery ended during the ACK being processed (RACK's reo_wnd_persist counts these). */
+  private exitedRecovery = false;
+  /** Reusable list of the newly SACKed gaps of one block. */
+  private readonly gaps: number[] = [];
+
+  /**
+   * cwnd use (trackCwndUse): whether the current window of data was cwnd-limited, its largest
+   * flight, and where it ends; the largest flight while application-limited, and when cwnd was
+   * last fully used.
+   */
+  private cwndLimited = false;
+  private maxFlight = 0;
+  private usageEnd = 0;
+  private cwndUsed = 0;
+  private cwndStamp = 0;
   private readonly views: Uint8Array[] = [];
 
   constructor(private readonly ep: TcpEndpoint) {
@@ -170,6 +213,10 @@ export class Sender {
     this.mss = ep.sendMss();
     this.cc = ep.newCongestionControl(this.mss);
     this.sndSml = this.sndUna;
+    // RFC 8985 §1: RACK-TLP needs SACK; without it the duplicate-ACK rules stay.
+    this.rackOn = this.sackOk && ep.proto.options.rack;
+    this.usageEnd = this.sndUna;
+    this.cwndStamp = ep.now();
     if (!this.rtt.measured && this.synRetries > 0) this.rtt.setRto(FALLBACK_RTO);
     else if (!this.rtt.measured) this.rtt.setRto(ep.proto.options.initialRto);
     this.synRetries = 0;
@@ -188,10 +235,10 @@ export class Sender {
     let mss = this.mss;
     const now = ep.now();
     if (this.sndUna === this.sndMax && this.sndNxt === this.sndUna && now - this.lastSendTime > this.rtt.rto &&
-      this.unsent() > 0) {
-      // RFC 5681 §4.1: after an idle period longer than the RTO, restart from the initial window.
-      this.cc.onIdleRestart(mss * ep.proto.options.initialCwnd);
+      this.unsent() > 0 && ep.proto.options.slowStartAfterIdle) {
+      this.idleRestart(now - this.lastSendTime);
     }
+    const sndMax0 = this.sndMax;
     const sackRecovery = this.inRecovery && this.sackOk;
     if (sackRecovery) this.sackRecoveryOutput();
     for (;;) {
@@ -209,12 +256,15 @@ export class Sender {
         const cwnd = Math.floor(this.cc.cwnd); // CUBIC keeps fractional bytes; segments are whole
         const wnd = this.sndWnd < cwnd ? this.sndWnd : cwnd;
         const usable = wnd - inFlight;
-        let len = avail < mss ? avail : mss;
+        // GSO (gso.ts): several MSS-sized segments may leave as one super-segment.
+        const most = gsoSegmentLimit(ep.route, mss);
+        let len = avail < most ? avail : most;
         if (usable < len) len = usable;
         if (this.sackOk && this.sacked.length > 0 && seqLT(this.sndNxt, this.sndMax)) {
           const gap = this.toNextSacked(this.sndNxt);
           if (gap < len) len = gap;
         }
+        if (len > mss) len -= len % mss; // whole segments; a partial tail goes alone (Nagle below)
         if (len <= 0) break;
         if (len < mss && !seqLT(this.sndNxt, this.sndMax)) {
           if (len < avail) {
@@ -223,8 +273,9 @@ export class Sender {
             if (len < this.maxSndWnd >>> 1) break;
           } else if (this.finQueued) {
             // The last data goes with the FIN: neither cork nor Nagle hold it (as in Linux).
-          } else if (ep.cork || this.more) {
-            // TCP_CORK / MSG_MORE: hold the partial tail (the persist timer bounds the wait).
+          } else if ((ep.cork || this.more) && !ep.corkExpired) {
+            // TCP_CORK / MSG_MORE: hold the partial tail, at most `corkMs` (the endpoint's cork timer).
+            ep.corkHold();
             break;
           } else if (!ep.noDelay && seqGT(this.sndSml, this.sndUna)) {
             // Nagle (RFC 896, RFC 9293 §3.7.4) in Minshall's form as Linux: no new small segment
@@ -243,6 +294,77 @@ export class Sender {
       break;
     }
     this.setTimer();
+    // RFC 8985 §7.2: new data went out: (re)start the loss probe timeout.
+    if (this.rackOn && seqGT(this.sndMax, sndMax0)) this.armProbe();
+    this.trackCwndUse(now);
+  }
+
+  /**
+   * Whether cwnd, rather than the application or the peer's window, limits sending (RFC 7661
+   * §3: only a window the sender fills is validated by the network; as Linux, cwnd grows only
+   * then). In slow start, a flight of at least half of cwnd in the current window counts, so
+   * that slow start can double.
+   */
+  isCwndLimited(): boolean {
+    const cc = this.cc;
+    if (cc.cwnd < cc.ssthresh) return cc.cwnd < 2 * this.maxFlight;
+    return this.cwndLimited;
+  }
+
+  /**
+   * After each output: notes whether this window of data was cwnd-limited and the largest
+   * flight; and, while application-limited for an RTO, decays cwnd halfway toward what was used
+   * (at least the initial window), remembering 3/4 of it in ssthresh (RFC 2861 §3's rule for
+   * application-limited periods, which Linux applies with tcp_slow_start_after_idle).
+   */
+  private trackCwndUse(now: number): void {
+    const flight = seqDiff(this.sndMax, this.sndUna);
+    const cwnd = Math.floor(this.cc.cwnd);
+    const limited = this.unsent() > 0 && cwnd <= this.sndWnd && seqDiff(this.sndNxt, this.sndUna) + this.mss > cwnd;
+    if (!seqLT(this.sndUna, this.usageEnd) || limited || (!this.cwndLimited && flight > this.maxFlight)) {
+      // A new window of data (or a stronger signal within this one).
+      this.cwndLimited = limited;
+      this.maxFlight = flight;
+      this.usageEnd = this.sndNxt;
+    }
+    if (this.isCwndLimited() || this.inRecovery) {
+      this.cwndUsed = 0;
+      this.cwndStamp = now;
+      return;
+    }
+    if (flight > this.cwndUsed) this.cwndUsed = flight;
+    if (now - this.cwndStamp >= this.rtt.rto && this.ep.proto.options.slowStartAfterIdle) {
+      const cc = this.cc;
+      const iw = this.mss * this.ep.proto.options.initialCwnd;
+      const used = this.cwndUsed > iw ? this.cwndUsed : iw;
+      if (used < cc.cwnd) {
+        const keep = Math.floor((cc.cwnd * 3) / 4);
+        if (cc.ssthresh < keep) cc.ssthresh = keep;
+        cc.onIdleRestart(Math.floor((cc.cwnd + used) / 2));
+      }
+      this.cwndUsed = 0;
+      this.cwndStamp = now;
+    }
+  }
+
+  /**
+   * Congestion window validation after idle, as Linux's tcp_slow_start_after_idle = 1: after
+   * `idle` ms without sending (more than an RTO) the network has not validated cwnd for that
+   * long. ssthresh keeps a memory of it (max(ssthresh, 3/4 cwnd)), and cwnd halves for every RTO
+   * of idleness, but not below the restart window min(IW, cwnd) (RFC 5681 §4.1). This is RFC
+   * 2861 §3's decay, which Linux keeps; RFC 7661, which obsoletes RFC 2861, would instead keep
+   * cwnd through a non-validated phase (not implemented).
+   */
+  private idleRestart(idle: number): void {
+    const cc = this.cc;
+    const iw = this.mss * this.ep.proto.options.initialCwnd;
+    const rw = cc.cwnd < iw ? cc.cwnd : iw;
+    const keep = Math.floor((cc.cwnd * 3) / 4);
+    if (cc.ssthresh < keep) cc.ssthresh = keep;
+    let w = cc.cwnd;
+    for (let t = idle - this.rtt.rto; t > 0 && w > rw; t -= this.rtt.rto) w /= 2;
+    cc.onIdleRestart(w > rw ? Math.floor(w) : rw);
+    this.cwndStamp = this.ep.now();
   }
 
   /**
@@ -279,6 +401,7 @@ export class Sender {
     views.length = 0;
     const segEnd = fin ? seqAdd(end, 1) : end;
     const now = ep.now();
+    if (this.rackOn) this.rack.onTransmit(seq, segEnd, now, this.sndMax);
     if (seqLT(seq, this.sndMax)) {
       ep.countRetransmit();
       // Karn (RFC 6298 §3): a retransmitted segment is never timed.
@@ -329,6 +452,9 @@ export class Sender {
       if (!seqLT(l, r)) continue;
       if (i === 0 && (seqLEQ(r, ack) || (count > 1 && seqLEQ(blocks[2]!, l) && seqLEQ(r, blocks[3]!)))) {
         this.ep.stack.stats.tcp.segmentsAckedWithDSACK++;
+        this.dsackSeen = true;
+        this.dsackL = l;
+        this.dsackR = r;
         continue;
       }
       if (seqLT(l, base)) l = base;
@@ -339,6 +465,20 @@ export class Sender {
 
   private addSacked(l: number, r: number): void {
     const a = this.sacked;
+    const rack = this.rackOn;
+    const gaps = this.gaps;
+    if (rack) {
+      // The parts of [l, r) the scoreboard did not hold yet: RACK delivers the segments there.
+      gaps.length = 0;
+      let x = l;
+      for (let k = 0; k < a.length && seqLT(x, r); k += 2) {
+        if (seqLEQ(a[k + 1]!, x)) continue;
+        if (seqLEQ(r, a[k]!)) break;
+        if (seqLT(x, a[k]!)) gaps.push(x, a[k]!);
+        x = a[k + 1]!;
+      }
+      if (seqLT(x, r)) gaps.push(x, r);
+    }
     let i = 0;
     while (i < a.length && seqLT(a[i + 1]!, l)) i += 2;
     let j = i;
@@ -349,6 +489,11 @@ export class Sender {
     }
     a.splice(i, j - i, l, r);
     this.countSacked();
+    if (rack && gaps.length > 0) {
+      this.sackGrew = true;
+      const now = this.ep.now();
+      for (let k = 0; k < gaps.length; k += 2) this.rack.onSacked(gaps[k]!, gaps[k + 1]!, l, r, now);
+    }
   }
 
   /** Drops what the cumulative ACK now covers. */
@@ -393,6 +538,11 @@ export class Sender {
    * the lost ones already retransmitted (below HighRxt).
    */
   pipe(): number {
+    if (this.rackOn) {
+      // RFC 6675 §4 with RACK's verdicts (RFC 8985 §6.2 step 5) in place of IsLost().
+      const p = this.outstanding() - this.sackedBytes - this.rack.lostBytes;
+      return p > 0 ? p : 0;
+    }
     const a = this.sacked;
     const lim = this.lostLimit();
     const rx = seqLT(this.highRxt, lim) ? this.highRxt : lim;
@@ -417,6 +567,7 @@ export class Sender {
 
   /** RFC 6675 §4 NextSeg rule 1: the first lost, unSACKed, not yet retransmitted byte, or -1. */
   private nextLost(): number {
+    if (this.rackOn) return this.nextLostRack();
     const a = this.sacked;
     const lim = this.lostLimit();
     let h = this.sndUna;
@@ -434,6 +585,36 @@ export class Sender {
     return -1;
   }
 
+  /**
+   * The first byte of a segment RACK marked lost that is not SACKed, or -1; the length (at most
+   * one MSS, up to the next SACKed byte) goes to nextLen.
+   */
+  private nextLostRack(): number {
+    const rack = this.rack;
+    for (let i = rack.nextLostIndex(0); i !== -1; i = rack.nextLostIndex(i + 1)) {
+      const e = rack.endAt(i);
+      let x = rack.startAt(i);
+      // A peer may SACK part of a segment: skip what it holds.
+      while (seqLT(x, e)) {
+        const se = this.sackedEnd(x);
+        if (se === -1) break;
+        x = se;
+      }
+      if (!seqLT(x, e)) {
+        rack.sackedAt(i, this.ep.now());
+        continue;
+      }
+      // Data bytes only: a FIN ending the record goes with its last byte (transmit adds it).
+      const dataEnd = this.finQueued && e === seqAdd(this.finSeq, 1) ? this.finSeq : e;
+      let n = seqDiff(dataEnd, x);
+      const gap = this.toNextSacked(x);
+      if (gap < n) n = gap;
+      this.nextLen = n < this.mss ? n : this.mss;
+      return x;
+    }
+    return -1;
+  }
+
   /** RFC 6675 §5 (C): retransmit lost segments while cwnd - pipe allows a full segment. */
   private sackRecoveryOutput(): void {
     const mss = this.mss;
@@ -442,8 +623,8 @@ export class Sender {
       const s = this.nextLost();
       if (s === -1) return;
       const len = this.nextLen;
-      this.transmit(s, len);
-      this.highRxt = seqAdd(s, len);
+      if (this.transmit(s, len) === 0) return;
+      if (seqGT(seqAdd(s, len), this.highRxt)) this.highRxt = seqAdd(s, len);
     }
   }
 
@@ -468,7 +649,7 @@ export class Sender {
   setTimer(): void {
     const ep = this.ep;
     if (seqGT(this.sndMax, this.sndUna)) {
-      if (this.timerMode !== TimerRetransmit) {
+      if (!this.lossTimerArmed()) {
         this.timerMode = TimerRetransmit;
         this.rtxStart = ep.now();
         ep.rtxTimer.schedule(this.rtoDelay());
@@ -486,6 +667,162 @@ export class Sender {
       this.timerMode = TimerIdle;
       ep.rtxTimer.cancel();
     }
+  }
+
+  /** The timer is the RTO, the RACK reordering timer or the PTO (all guard outstanding data). */
+  private lossTimerArmed(): boolean {
+    const m = this.timerMode;
+    return m === TimerRetransmit || m === TimerRack || m === TimerProbe;
+  }
+
+  /** Puts the RTO back in place of a RACK timer or PTO that is no longer wanted. */
+  private rearmRto(): void {
+    this.timerMode = TimerRetransmit;
+    this.ep.rtxTimer.schedule(this.rtoDelay());
+  }
+
+  /**
+   * RFC 8985 §7.2: arms the probe timeout when a tail loss probe may be sent: data outstanding,
+   * no recovery (fast or after a timeout), nothing SACKed, no probe outstanding, no RACK timer.
+   * PTO = 2 * SRTT, plus WCDelAckT when one segment is in flight, never later than the RTO
+   * would fire (1 s before any RTT sample).
+   */
+  private armProbe(): void {
+    if (!this.probeAllowed()) return;
+    const out = this.outstanding();
+    const ep = this.ep;
+    let pto = this.rtt.measured ? 2 * this.rtt.srtt : 1000;
+    if (out <= this.mss) pto += WC_DEL_ACK_T;
+    if (pto < MIN_PTO) pto = MIN_PTO;
+    const now = ep.now();
+    const rtoLeft = this.timerMode === TimerRetransmit && ep.rtxTimer.pending ? ep.rtxTimer.deadline - now : this.rtoDelay();
+    // RFC 8985 §7.2: never later than the RTO would fire (the probe then takes the RTO's place).
+    if (rtoLeft < pto) pto = rtoLeft > 1 ? rtoLeft : 1;
+    this.timerMode = TimerProbe;
+    ep.rtxTimer.schedule(pto);
+  }
+
+  private probeAllowed(): boolean {
+    return this.outstanding() > 0 && !this.inRecovery && !seqLT(this.sndUna, this.recover) && this.retransmits === 0 &&
+      !this.tlpActive && this.sacked.length === 0 && this.timerMode !== TimerRack && this.timerMode !== TimerPersist;
+  }
+
+  /**
+   * RFC 8985 §7.3: the PTO fired. Send one probe: a new segment if the peer's window takes one,
+   * else the last segment again; it is not limited by cwnd. Then the RTO guards the probe.
+   */
+  private onProbeTimeout(): void {
+    const ep = this.ep;
+    if (this.sndUna === this.sndMax) {
+      this.timerMode = TimerIdle;
+      return;
+    }
+    if (this.tlpActive) {
+      this.rearmRto();
+      return;
+    }
+    const avail = this.unsent();
+    const room = this.sndWnd - seqDiff(this.sndNxt, this.sndUna);
+    if (avail > 0 && room > 0 && this.sndNxt === this.sndMax) {
+      let len = avail < this.mss ? avail : this.mss;
+      if (room < len) len = room;
+      this.tlpStart = this.sndNxt;
+      this.transmit(this.sndNxt, len);
+      this.tlpIsRetrans = false;
+    } else {
+      // The highest segment sent, at most one MSS of its end (data bytes; transmit adds a FIN).
+      const end = this.rack.count > 0 ? this.rack.lastEnd() : this.sndMax;
+      const dataEnd = this.finQueued && end === seqAdd(this.finSeq, 1) ? this.finSeq : end;
+      let start = this.rack.count > 0 ? this.rack.lastStart() : this.sndUna;
+      if (seqLT(start, this.sndUna)) start = this.sndUna;
+      if (seqDiff(dataEnd, start) > this.mss) start = seqAdd(dataEnd, -this.mss);
+      this.tlpStart = start;
+      this.transmit(start, seqLT(start, dataEnd) ? seqDiff(dataEnd, start) : 0);
+      this.tlpIsRetrans = true;
+    }
+    this.tlpActive = true;
+    this.tlpEndSeq = this.sndMax;
+    ep.proto.counters.tlpProbes++;
+    this.rearmRto();
+  }
+
+  /**
+   * RFC 8985 §7.4: what the ACK says about the outstanding probe. A probe of new data needs
+   * nothing (RACK sees any loss). A retransmitted probe: a D-SACK for it, or a plain duplicate
+   * ACK, means the original had arrived; an ACK beyond it means the probe repaired a loss,
+   * which gets a congestion response.
+   */
+  private tlpOnAck(ack: number, advanced: boolean): void {
+    if (!this.tlpIsRetrans) {
+      if (seqGEQ(ack, this.tlpEndSeq)) this.tlpActive = false;
+      return;
+    }
+    if (this.dsackSeen && seqGEQ(this.dsackL, this.tlpStart) && seqLEQ(this.dsackR, this.tlpEndSeq)) {
+      this.tlpActive = false;
+      return;
+    }
+    if (seqGT(ack, this.tlpEndSeq)) {
+      this.tlpActive = false;
+      this.ep.proto.counters.tlpRecoveries++;
+      this.congestionEvent();
+      return;
+    }
+    if (!advanced && !this.sackGrew && !this.dsackSeen) this.tlpActive = false;
+  }
+
+  /**
+   * One congestion response outside loss recovery: the algorithm's multiplicative decrease of
+   * ssthresh, and cwnd = ssthresh. Used when a tail loss probe repaired a loss (RFC 8985
+   * §7.4.2); also the hook for ECN-Echo (RFC 3168 §6.1.2, which limits it to once per window).
+   */
+  congestionEvent(): void {
+    const cc = this.cc;
+    cc.onEnterRecovery(this.outstanding(), this.mss);
+    cc.cwnd = cc.ssthresh;
+  }
+
+  /** RFC 8985 §6.2 step 5 after an ACK (or the RACK timer): mark losses, start recovery, arm the timer. */
+  private rackDetect(): void {
+    const rack = this.rack;
+    if (rack.xmitTs < 0) return;
+    // With nothing SACKed, no recovery and no retransmission outstanding, every record left was
+    // sent after the newest delivered one: nothing to look at.
+    if (this.sacked.length === 0 && !this.inRecovery && rack.lostBytes === 0 && !rack.hasRetransmitted()) {
+      if (this.timerMode === TimerRack) this.rearmRto();
+      return;
+    }
+    const ep = this.ep;
+    const timeout = rack.detectLoss(ep.now(), rack.reoWnd(this.inRecovery, this.rtt.srtt));
+    if (rack.marked > 0) ep.proto.counters.rackLossMarked += rack.marked;
+    // RFC 8985 §6.2: a loss starts fast recovery (RFC 6582's `recover` still guards against old
+    // losses from before a timeout).
+    if (rack.lostBytes > 0 && !this.inRecovery && seqGEQ(this.sndUna, this.recover) && this.retransmits === 0) {
+      this.enterRecovery();
+      // RFC 6675 §5 (4.3): the first lost segment goes out at once, whatever cwnd says (the fast
+      // retransmit); the rest as the pipe allows (output()).
+      const s = this.nextLost();
+      if (s !== -1) {
+        const len = this.nextLen;
+        this.transmit(s, len);
+        this.highRxt = seqAdd(s, len);
+      }
+    }
+    if (timeout > 0) {
+      this.timerMode = TimerRack;
+      ep.rtxTimer.schedule(timeout);
+    } else if (this.timerMode === TimerRack) this.rearmRto();
+  }
+
+  /** RFC 8985 §6.2 step 5: the reordering timer fired. */
+  private onRackTimeout(): void {
+    if (this.sndUna === this.sndMax) {
+      this.timerMode = TimerIdle;
+      return;
+    }
+    this.timerMode = TimerRetransmit;
+    this.rackDetect();
+    if (this.timerMode === TimerRetransmit) this.ep.rtxTimer.schedule(this.rtoDelay());
+    this.output();
   }
 
   /** The RTO, cut short so the timer fires when TCP_USER_TIMEOUT expires. */
@@ -527,7 +864,8 @@ export class Sender {
       this.sndWl2 = ack;
       if (wnd > this.maxSndWnd) this.maxSndWnd = wnd;
     }
-    if (seqGT(ack, this.sndUna)) {
+    const advanced = seqGT(ack, this.sndUna);
+    if (advanced) {
       this.newAck(ack);
     } else if (
       ack === this.sndUna &&
@@ -546,6 +884,21 @@ export class Sender {
       this.timerMode = TimerIdle;
       ep.rtxTimer.cancel();
     }
+    if (this.rackOn) this.rackAfterAck(ack, advanced);
+    this.dsackSeen = false;
+    this.sackGrew = false;
+    this.exitedRecovery = false;
+  }
+
+  /** RFC 8985 per ACK: the probe's outcome (§7.4), reo_wnd (§6.2 step 4), losses (step 5), the PTO (§7.2). */
+  private rackAfterAck(ack: number, advanced: boolean): void {
+    if (this.tlpActive) this.tlpOnAck(ack, advanced);
+    this.rack.updateReoWnd(this.sndUna, this.sndNxt, this.dsackSeen, this.exitedRecovery);
+    this.rackDetect();
+    // §7.2: an ACK of new data restarts the PTO; one that makes a probe inappropriate (SACKed
+    // data, a recovery) puts the RTO back.
+    if (this.timerMode === TimerProbe && !this.probeAllowed()) this.rearmRto();
+    else if (advanced && this.timerMode === TimerRetransmit) this.armProbe();
   }
 
   private newAck(ack: number): void {
@@ -563,27 +916,36 @@ export class Sender {
     const acked = dataAcked > 0 ? dataAcked : 0;
     // RFC 7323 §4.1: with timestamps, every ACK of new data measures the RTT from its echo
     // (retransmissions included: the echo names the transmission that was acknowledged).
+    let sample = -1;
     if (ep.tsEcrValid) {
       const r = (ep.tsNow() - ep.tsEcr) >>> 0;
-      if (r < 0x7fffffff) this.rtt.sample(r);
+      if (r < 0x7fffffff) this.rtt.sample((sample = r));
       this.rttTiming = false;
     } else if (this.rttTiming && seqGEQ(ack, this.rttSeq)) {
       // RFC 6298 §2 / §3: a measurement from the timed segment once it is covered.
-      this.rtt.sample(now - this.rttTime);
+      this.rtt.sample((sample = now - this.rttTime));
       this.rttTiming = false;
     }
+    // RFC 9406 (HyStart++) counts rounds by SND.NXT and watches each round's RTT samples.
+    if (this.cc.onRttSample) this.cc.onRttSample(sample, ack, this.sndNxt);
     this.retransmits = 0;
     this.probesOut = 0;
     this.sndUna = ack;
     if (seqLT(this.sndNxt, ack)) this.sndNxt = ack;
     if (this.sacked.length > 0) this.pruneSacked();
+    if (this.rackOn) this.rack.onCumulativeAck(ack, now);
     let restartTimer = true;
     if (this.inRecovery) {
       if (seqGEQ(ack, this.recover)) {
         // RFC 6582 §3.2 step 4: a full ACK ends recovery.
         this.inRecovery = false;
         this.dupAcks = 0;
+        this.exitedRecovery = true;
         this.cc.onExitRecovery(this.outstanding(), this.mss);
+      } else if (this.rackOn) {
+        // RFC 8985: RACK decides what the partial ACK left lost (rackAfterAck, then output()).
+        restartTimer = !this.partialAckSeen;
+        this.partialAckSeen = true;
       } else if (this.sackOk) {
         // RFC 6675: the scoreboard decides what to resend (output() does it); cwnd was never
         // inflated, so nothing to deflate. A partial ACK still means the new head is missing.
@@ -600,11 +962,13 @@ export class Sender {
       }
     } else {
       this.dupAcks = 0;
-      this.cc.onAck(acked, this.mss);
+      // RFC 7661 §3 / Linux: an application-limited (or peer-window-limited) sender does not
+      // grow a window it does not use.
+      if (this.isCwndLimited()) this.cc.onAck(acked, this.mss);
     }
     // RFC 6298 §5.2 / §5.3: stop the timer when everything is acknowledged, else restart it.
     if (this.sndUna === this.sndMax) {
-      if (this.timerMode === TimerRetransmit) {
+      if (this.lossTimerArmed()) {
         this.timerMode = TimerIdle;
         ep.rtxTimer.cancel();
       }
@@ -626,21 +990,33 @@ export class Sender {
     }
     // RFC 6582 §3.2 step 2: fast retransmit only when the ACK covers more than `recover`
     // (old duplicates after a timeout must not trigger another reduction). RFC 6675 §5: with
-    // SACK, also as soon as the scoreboard says the first segment is lost.
-    if ((this.dupAcks === 3 || (this.sackOk && this.sacked.length > 0 && this.isLost(this.sndUna))) &&
-      seqGT(this.sndUna, this.recover)) {
-      const ep = this.ep;
-      this.inRecovery = true;
-      this.partialAckSeen = false;
-      this.recover = this.sndMax;
-      this.cc.onEnterRecovery(this.outstanding(), this.mss);
-      this.rttTiming = false;
-      ep.stack.stats.tcp.fastRetransmit++;
-      ep.stack.stats.tcp.fastRecovery++;
-      // RFC 6675 §5 (4.2): with SACK, cwnd = ssthresh and the pipe estimate does the rest.
-      if (this.sackOk) this.cc.cwnd = this.cc.ssthresh;
+    // SACK, also as soon as the scoreboard says the first segment is lost. With RACK (RFC 8985)
+    // the SACK-based verdicts are RACK's (rackDetect); three duplicate ACKs carrying no SACK
+    // information still count.
+    const trigger = this.rackOn
+      ? this.dupAcks === 3 && this.sacked.length === 0
+      : this.dupAcks === 3 || (this.sackOk && this.sacked.length > 0 && this.isLost(this.sndUna));
+    if (trigger && seqGT(this.sndUna, this.recover)) {
+      this.enterRecovery();
       this.highRxt = seqAdd(this.sndUna, this.retransmitHead());
     }
+  }
+
+  /** Fast retransmit / fast recovery begins (RFC 5681 §3.2, RFC 6582, RFC 6675 §5, RFC 8985 §6.2). */
+  private enterRecovery(): void {
+    const ep = this.ep;
+    this.inRecovery = true;
+    this.partialAckSeen = false;
+    this.recover = this.sndMax;
+    this.cc.onEnterRecovery(this.outstanding(), this.mss);
+    this.rttTiming = false;
+    // A recovery episode ends any loss probe's (RFC 8985 §7.4: the recovery repairs the tail).
+    this.tlpActive = false;
+    ep.stack.stats.tcp.fastRetransmit++;
+    ep.stack.stats.tcp.fastRecovery++;
+    // RFC 6675 §5 (4.2): with SACK, cwnd = ssthresh and the pipe estimate does the rest.
+    if (this.sackOk) this.cc.cwnd = this.cc.ssthresh;
+    if (this.timerMode === TimerProbe) this.rearmRto();
   }
 
   // ------------------------------------------------------------------ timers
@@ -648,6 +1024,15 @@ export class Sender {
   /** The retransmission timer fired in a synchronized state (RFC 6298 §5.4-5.6). */
   onRetransmitTimeout(): void {
     const ep = this.ep;
+    // The shared timer may be RACK's reordering timer or the PTO (see the file comment).
+    if (this.timerMode === TimerRack) {
+      this.onRackTimeout();
+      return;
+    }
+    if (this.timerMode === TimerProbe) {
+      this.onProbeTimeout();
+      return;
+    }
     if (this.sndUna === this.sndMax) {
       this.timerMode = TimerIdle;
       return;
@@ -669,6 +1054,7 @@ export class Sender {
     this.inRecovery = false;
     this.dupAcks = 0;
     this.highRxt = this.sndUna;
+    this.tlpActive = false;
     this.rtt.backoff();
     this.rttTiming = false;
     // Go back to SND.UNA: the first segment now, the rest as ACKs open the congestion window.
