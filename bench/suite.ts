@@ -82,14 +82,17 @@ export async function runSuite(z: SuiteSizes, groups: RowGroup[], log: (s: strin
     const s = { bulkBytes: z.tunBytes, rounds: z.tunRounds, runs: z.runs, mtu: 1500 };
     const mine = await tunStack(s, true);
     const plain = await tunStack(s, false, ["sink"]);
+    const noGso = await tunStack(s, true, ["download", "echo"], false);
     const ref = await tunKernel(s);
     const kref = "kernel over veth";
     rows.push(summarize("3a TUN bulk sink (kernel → stack), MTU 1500", "Gbit/s", mine.sink, ref.sink, kref, z.tunBytes));
     rows.push(summarize("3a' TUN bulk sink, no virtio-net offload", "Gbit/s", plain.sink, ref.sink, kref, z.tunBytes));
     rows.push(summarize("3b TUN bulk download (stack → kernel)", "Gbit/s", mine.download, ref.download, kref, z.tunBytes));
+    rows.push(summarize("3b' TUN bulk download, no send-side GSO", "Gbit/s", noGso.download, ref.download, kref, z.tunBytes));
     rows.push(summarize("4a TUN echo, sha256 verified", "Gbit/s", mine.echo, ref.echo, kref, z.tunBytes));
+    rows.push(summarize("4a' TUN echo, no send-side GSO", "Gbit/s", noGso.echo, ref.echo, kref, z.tunBytes));
     rows.push(summarize("4b TUN 64 B ping-pong", "round trips/s", mine.rr, ref.rr, kref));
-    const failures = [...mine.failures, ...plain.failures, ...ref.failures];
+    const failures = [...mine.failures, ...plain.failures, ...noGso.failures, ...ref.failures];
     if (failures.length) log(`TUN runs repeated after failing verification: ${failures.join("; ")}`);
   }
   if (groups.includes("scale")) {

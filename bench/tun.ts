@@ -72,13 +72,14 @@ const ALL: TestName[] = ["sink", "download", "echo", "rr"];
 
 /**
  * netstack-ts behind a TUN device in one namespace, the kernel client in the same namespace.
- * `vnet`: the device carries virtio-net headers (the kernel passes large TCP segments).
+ * `vnet`: the device carries virtio-net headers (the kernel passes large TCP segments, and takes
+ * the stack's super-segments unless `gso` is false).
  */
-export function tunStack(s: TunSizes, vnet: boolean, tests: TestName[] = ALL): Promise<TunResults> {
+export function tunStack(s: TunSizes, vnet: boolean, tests: TestName[] = ALL, gso = true): Promise<TunResults> {
   return withNamespaces(1, async ([ns]) => {
     const dev = "nsbt0";
     const server = ns!.spawn(process.execPath, ["--import", "tsx", SERVER, "--tun", dev, "--addr", `${STACK}/24`,
-      "--host-addr", `${KERNEL}/24`, "--mtu", String(s.mtu), ...(vnet ? ["--vnet"] : [])], 600_000, "tun server");
+      "--host-addr", `${KERNEL}/24`, "--mtu", String(s.mtu), ...(vnet ? ["--vnet"] : []), ...(vnet && !gso ? ["--no-gso"] : [])], 600_000, "tun server");
     await server.waitLine(/^READY/, 30_000);
     ns!.ip("link", "set", dev, "txqueuelen", "1000");
     try {

@@ -5,9 +5,11 @@
  * byte count and `\n`, the server sends that many bytes of the bench pattern (see PATTERN_BLOCK)
  * and closes. Prints `READY` when serving; exits on SIGTERM/SIGINT.
  *
- *   node --import tsx bench/tun/server.ts --tun NAME --addr 198.18.0.2/24 --host-addr 198.18.0.1/24 [--mtu N] [--vnet]
+ *   node --import tsx bench/tun/server.ts --tun NAME --addr 198.18.0.2/24 --host-addr 198.18.0.1/24 [--mtu N] [--vnet [--no-gso]]
  *
- * --vnet opens the device with IFF_VNET_HDR offloads (large TCP segments from the kernel).
+ * --vnet opens the device with IFF_VNET_HDR offloads: large TCP segments from the kernel, and TCP
+ * super-segments to it that the kernel cuts to the MTU (send-side GSO); --no-gso keeps only the
+ * receive half.
  */
 import { parseArgs } from "node:util";
 import {
@@ -19,7 +21,8 @@ import { buildLinkStack } from "../../packages/link-tun/src/setup.js";
 import { patternBlock } from "./pattern.js";
 
 const { values } = parseArgs({
-  options: { tun: { type: "string" }, addr: { type: "string" }, "host-addr": { type: "string" }, mtu: { type: "string" }, vnet: { type: "boolean" } },
+  options: { tun: { type: "string" }, addr: { type: "string" }, "host-addr": { type: "string" }, mtu: { type: "string" }, vnet: { type: "boolean" },
+    "no-gso": { type: "boolean" } },
 });
 if (!values.tun || !values.addr) {
   console.error("usage: server.ts --tun NAME --addr CIDR [--host-addr CIDR] [--mtu N]");
@@ -100,6 +103,7 @@ const tun = TunEndpoint.open({
   up: true,
   host: { address: values["host-addr"] },
   vnetHdr: values.vnet ?? false,
+  gso: values["no-gso"] !== true,
 });
 const { stack } = buildLinkStack({ link: tun, addr: values.addr, nicName: tun.name, clock });
 const echo = new EchoServer({ stack, port: 7, mode: "echo", udp: false }).start();

@@ -356,6 +356,8 @@ export class Netns {
     if (opts.ipv6) args.push("--addr6", `${NET.stack6}/${NET.prefix6}`, "--host-addr6", `${NET.kernel6}/${NET.prefix6}`);
     if (opts.pcap) args.push("--pcap", opts.pcap);
     if (opts.extra) args.push(...opts.extra);
+    // The CLI uses virtio-net offloads by default; NETSTACK_INTEROP_VNET=0 runs the suite without.
+    if (process.env.NETSTACK_INTEROP_VNET === "0" && !args.includes("--vnet-hdr")) args.push("--no-vnet-hdr");
     const p = this.node(CLI, args, 170_000, "netstack echo");
     await p.waitFor(/^READY/, 30_000);
     return p;

@@ -30,6 +30,8 @@ export interface NativeStats {
   /** Writes the kernel refused (EIO while down, EINVAL for a malformed packet, ...). */
   txErrors: number;
   txEagain: number;
+  /** TCP super-segments written (or queued) with a GSO virtio-net header for the kernel to cut. */
+  txGsoPackets: number;
   queueLength: number;
   lastRxErrno: number;
   lastTxErrno: number;
@@ -48,7 +50,11 @@ export interface NativeTun {
   start(h: NativeHandle, onBatch: (slab: ArrayBuffer | null, count: number) => void, meta: Uint32Array): void;
   setReading(h: NativeHandle, on: boolean): void;
   setRef(h: NativeHandle, ref: boolean): void;
-  writePackets(h: NativeHandle, packets: readonly NativePacket[]): number;
+  /**
+   * One writev per packet. With vnetHdr, `gso[i] > 0` makes packet i a TCP super-segment: its
+   * virtio-net header asks the kernel to cut it into `gso[i]`-byte segments and fill their checksums.
+   */
+  writePackets(h: NativeHandle, packets: readonly NativePacket[], gso?: Uint32Array): number;
   close(h: NativeHandle): void;
   stats(h: NativeHandle): NativeStats;
   ifGetMtu(name: string): number;

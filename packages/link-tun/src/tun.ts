@@ -15,15 +15,19 @@
  * as separate pieces; it issues one writev per packet (a TUN write is exactly one packet) inside
  * one native call. Nothing is copied in JavaScript.
  *
- * Offloads are not used yet: the device is opened without IFF_VNET_HDR, so the kernel hands over
- * MTU-sized packets with complete checksums and the link advertises no capabilities. The
- * `vnetHdr` option is the slot for it: with a virtio-net header each read and write would carry
- * GSO/checksum metadata (TUNSETOFFLOAD), and the link would advertise CapGso and checksum offload.
+ * Offloads (`vnetHdr`): the device is opened with IFF_VNET_HDR and TUNSETOFFLOAD, so every read
+ * and write carries a virtio-net header. Receive: the kernel hands over TCP segments of up to
+ * 64 KiB whose checksums it vouches for. Send (TUN mode): the link advertises CapGso with
+ * `gsoMaxSize` 65535, TCP builds super-segments of several MSS (PacketBuffer.gsoSize) with the
+ * pseudo-header sum in the checksum field, and the addon writes each with a GSO header (TCPV4 /
+ * TCPV6, NEEDS_CSUM): the kernel segments it and completes the checksums. Everything else goes
+ * with an all-zero header, exactly as the stack built it. Without `vnetHdr` the link advertises
+ * nothing and moves MTU-sized packets with complete checksums.
  */
 import { randomBytes } from "node:crypto";
 import { constants } from "node:os";
 import {
-  EthernetEndpoint, PacketBuffer, protocolFromVersion, type LinkEndpoint, type NetworkDispatcher,
+  CapGso, EthernetEndpoint, PacketBuffer, protocolFromVersion, type LinkEndpoint, type NetworkDispatcher,
   disposeSymbol,
 } from "@netstack-ts/netstack";
 import { LinkTunError, configError, openError } from "./errors.js";
@@ -51,6 +55,11 @@ export interface TunOptions {
    * (an all-zero virtio-net header goes in front: no segmentation, checksum complete).
    */
   vnetHdr?: boolean;
+  /**
+   * With `vnetHdr` on a TUN (not TAP) device: accept TCP super-segments from the stack and let the
+   * kernel segment them (CapGso; default true). False keeps the receive offload only.
+   */
+  gso?: boolean;
   /** Packets read per wakeup at most (default 256). */
   batchSize?: number;
   /** Whether the open device keeps Node's event loop alive (default true, like a socket). */
@@ -86,8 +95,13 @@ export class TunEndpoint implements LinkEndpoint {
   readonly mtu: number;
   readonly maxHeaderLength = 0;
   readonly linkAddress: Uint8Array = EMPTY;
-  /** No offloads (see the file comment): checksums are computed and verified by the stack. */
-  readonly capabilities = 0;
+  /**
+   * CapGso when the device carries virtio-net headers in TUN mode (see the file comment); nothing
+   * otherwise: checksums are then computed and verified by the stack.
+   */
+  readonly capabilities: number;
+  /** With CapGso: the largest super-segment accepted (one IP datagram); 0 without. */
+  readonly gsoMaxSize: number;
   /** Called once if the device fails for good (e.g. it was deleted); the link stops reading. */
   onError: ((err: LinkTunError) => void) | null = null;
 
@@ -103,11 +117,14 @@ export class TunEndpoint implements LinkEndpoint {
   private txAfterClose = 0;
   private rxOversize = 0;
   private rxInvalid = 0;
+  private gsoSentAtClose = 0;
   /** Longest frame accepted from the device (see TunLinkStats.rxOversize). */
   private readonly maxFrame: number;
   // Reused by writePackets: the outer list and one pieces list per slot (no per-call arrays).
   private readonly out: NativePacket[] = [];
   private readonly pieces: Uint8Array[][] = [];
+  /** Per-slot gso sizes for the addon (grown on demand; only passed when a batch has one). */
+  private gso = new Uint32Array(16);
 
   /** Opens (creating if needed) a TUN device and configures it; throws LinkTunError. */
   static open(opts: TunOptions = {}): TunEndpoint {
@@ -141,6 +158,9 @@ export class TunEndpoint implements LinkEndpoint {
       throw configError(err, this.name, "the interface configuration");
     }
     this.maxFrame = this.mtu + (this.l3 ? 0 : 14 + 4);
+    const gso = this.vnetHdr && this.l3 && opts.gso !== false;
+    this.capabilities = gso ? CapGso : 0;
+    this.gsoMaxSize = gso ? 0xffff : 0;
     this.meta = new Uint32Array(batch * 2);
     if (opts.ref === false) this.native.setRef(this.handle, false);
     this.native.start(this.handle, this.onBatch, this.meta);
@@ -174,8 +194,17 @@ export class TunEndpoint implements LinkEndpoint {
     }
     const out = this.out;
     const n = pkts.length;
+    let gso: Uint32Array | undefined;
     for (let i = 0; i < n; i++) {
       const p = pkts[i]!;
+      if (p.gsoSize > 0 && this.gsoMaxSize > 0) {
+        if (gso === undefined) {
+          if (this.gso.length < n) this.gso = new Uint32Array(Math.max(n, this.gso.length * 2));
+          gso = this.gso;
+          gso.fill(0, 0, n);
+        }
+        gso[i] = p.gsoSize;
+      }
       const head = p.buf.subarray(p.start, p.end);
       const payload = p.payload;
       if (payload.length === 0) {
@@ -190,7 +219,8 @@ export class TunEndpoint implements LinkEndpoint {
       out[i] = list;
     }
     out.length = n;
-    const accepted = this.native.writePackets(this.handle, out);
+    const accepted = gso === undefined ? this.native.writePackets(this.handle, out)
+      : this.native.writePackets(this.handle, out, gso);
     // Drop references to the packets so they can be collected (the native side copied what it queued).
     for (let i = 0; i < n; i++) {
       const list = this.pieces[i];
@@ -217,6 +247,11 @@ export class TunEndpoint implements LinkEndpoint {
     return this;
   }
 
+  /** TCP super-segments handed to the kernel for segmentation (see TunOptions.gso). */
+  get gsoPacketsSent(): number {
+    return this.closedFlag ? this.gsoSentAtClose : this.native.stats(this.handle).txGsoPackets;
+  }
+
   stats(): TunLinkStats {
     return {
       ...this.native.stats(this.handle), rxUnattached: this.rxUnattached, txAfterClose: this.txAfterClose,
@@ -232,6 +267,7 @@ export class TunEndpoint implements LinkEndpoint {
   /** Stops the poller and closes the fd (a non-persistent device disappears). Idempotent. */
   close(): void {
     if (this.closedFlag) return;
+    this.gsoSentAtClose = this.native.stats(this.handle).txGsoPackets;
     this.closedFlag = true;
     this.dispatcher = null;
     this.native.close(this.handle);

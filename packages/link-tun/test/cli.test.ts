@@ -30,6 +30,7 @@ describe("netstack CLI arguments", () => {
     [["echo", ...GOOD, "--host-addr6", "198.18.0.1/24"], /invalid --host-addr6/],
     [["echo", ...GOOD, "--bogus"], /Unknown option '--bogus'/],
     [["echo", ...GOOD, "--mtu", "10"], /invalid --mtu/],
+    [["echo", ...GOOD, "--vnet-hdr", "--no-vnet-hdr"], /--vnet-hdr and --no-vnet-hdr contradict/],
     [["serve", ...GOOD], /unknown command "serve"/],
     [[], /missing command/],
   ])("%j prints the usage and exits 2", (args, why) => {

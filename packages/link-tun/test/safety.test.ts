@@ -21,7 +21,7 @@ function fakeNative(mtu = 1500): NativeTun & { onBatch: ((slab: ArrayBuffer | nu
     writePackets: (_h: NativeHandle, pkts: readonly unknown[]) => pkts.length,
     close: () => {},
     stats: () => ({ rxPackets: 0, rxBytes: 0, rxBatches: 0, rxErrors: 0, txPackets: 0, txBytes: 0, txQueued: 0, txDrops: 0,
-      txErrors: 0, txEagain: 0, queueLength: 0, lastRxErrno: 0, lastTxErrno: 0 }),
+      txErrors: 0, txEagain: 0, txGsoPackets: 0, queueLength: 0, lastRxErrno: 0, lastTxErrno: 0 }),
     ifGetMtu: () => mtu,
     ifSetMtu: () => {},
     ifGetFlags: () => 1,

@@ -4,7 +4,7 @@
  * each packet's pieces to the native writer without concatenating packets.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { PacketBuffer, type NetworkDispatcher } from "@netstack-ts/netstack";
+import { CapGso, PacketBuffer, type NetworkDispatcher } from "@netstack-ts/netstack";
 import { TunEndpoint, TapEndpoint } from "../src/tun.js";
 import { setNativeForTesting, type NativeHandle, type NativePacket, type NativeTun } from "../src/native.js";
 import { LinkTunError } from "../src/errors.js";
@@ -28,7 +28,7 @@ function fakeNative(): Fake {
     writePackets: (_h, pkts) => { f.writes.push(pkts.map((p) => (Array.isArray(p) ? [...p] : p))); return pkts.length; },
     close: () => { f.closed++; },
     stats: () => ({ rxPackets: 0, rxBytes: 0, rxBatches: 0, rxErrors: 0, txPackets: 0, txBytes: 0, txQueued: 0, txDrops: 0,
-      txErrors: 0, txEagain: 0, queueLength: 0, lastRxErrno: 0, lastTxErrno: 0 }),
+      txErrors: 0, txEagain: 0, txGsoPackets: 0, queueLength: 0, lastRxErrno: 0, lastTxErrno: 0 }),
     ifGetMtu: () => 1500,
     ifSetMtu: (n, m) => { f.config.push(`mtu ${n} ${m}`); },
     ifGetFlags: () => 1,
@@ -189,6 +189,35 @@ describe("TunEndpoint (fake addon)", () => {
     f.onBatch!(slab, 2);
     expect(d.events).toEqual(["pkt 800 4000", "end"]);
     expect(t.stats().rxOversize).toBe(1);
+  });
+
+  it("vnetHdr on a TUN advertises CapGso (65535 bytes) and passes each super-segment's gso size by slot; TAP, gso:false and plain devices do not", () => {
+    const f = fakeNative();
+    const gsoArgs: (number[] | undefined)[] = [];
+    const write = f.writePackets;
+    f.writePackets = (h, pkts, gso) => { gsoArgs.push(gso ? [...gso.subarray(0, pkts.length)] : undefined); return write(h, pkts, gso); };
+    setNativeForTesting(f);
+    const t = TunEndpoint.open({ name: "nt0", vnetHdr: true });
+    expect(t.capabilities & CapGso).toBe(CapGso);
+    expect(t.gsoMaxSize).toBe(65535);
+    const plain = PacketBuffer.outbound(40, new Uint8Array(100));
+    plain.prepend(40);
+    const big = PacketBuffer.outbound(40, new Uint8Array(4000));
+    big.prepend(40);
+    big.gsoSize = 1448;
+    expect(t.writePackets([plain, big, plain])).toBe(3);
+    expect(t.writePackets([plain])).toBe(1);
+    expect(t.writePackets([big])).toBe(1);
+    // Only batches holding a super-segment carry the array; other slots are 0.
+    expect(gsoArgs).toEqual([[0, 1448, 0], undefined, [1448]]);
+    expect(t.gsoPacketsSent).toBe(0); // the fake addon counts nothing: the counter is the addon's
+    for (const o of [{ vnetHdr: true, gso: false }, {}]) {
+      const u = TunEndpoint.open({ name: "nt1", ...o });
+      expect(u.capabilities & CapGso).toBe(0);
+      expect(u.gsoMaxSize).toBe(0);
+    }
+    const tap = TapEndpoint.open({ name: "tp0", vnetHdr: true });
+    expect(tap.device.capabilities & CapGso).toBe(0);
   });
 
   it("without vnetHdr the addon is opened plainly and every packet's checksum is left to the stack", () => {

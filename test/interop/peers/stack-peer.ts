@@ -6,7 +6,11 @@
  * Every wait is bounded by --timeout seconds.
  *
  *   stack-peer.ts --tun NAME --addr CIDR --host-addr CIDR [--addr6 CIDR --host-addr6 CIDR]
- *                 [--tap] [--timeout S] COMMAND ARGS...
+ *                 [--tap] [--vnet-hdr | --no-vnet-hdr] [--timeout S] COMMAND ARGS...
+ *
+ * --vnet-hdr opens the TUN with virtio-net offloads (large segments both ways, GSO on send); the
+ * default follows NETSTACK_INTEROP_VNET ("1": on; otherwise off), so the suite can run both ways.
+ * connect-send's result carries `gso_packets`: super-segments the kernel cut up for us.
  *
  *   ping TO COUNT                 ICMP echo to the kernel; result: sent, received
  *   connect-send TO PORT BYTES    connect, send BYTES random bytes, half-close, read the reply to EOF
@@ -26,9 +30,11 @@ import { buildLinkStack } from "../../../packages/link-tun/src/setup.js";
 const argv = process.argv.slice(2);
 const flags = new Map<string, string>();
 let tap = false;
+let vnetHdr = process.env.NETSTACK_INTEROP_VNET === "1";
 while (argv.length > 0 && argv[0]!.startsWith("--")) {
   const f = argv.shift()!;
   if (f === "--tap") tap = true;
+  else if (f === "--vnet-hdr" || f === "--no-vnet-hdr") vnetHdr = f === "--vnet-hdr";
   else flags.set(f.slice(2), argv.shift()!);
 }
 const [cmd, ...rest] = argv;
@@ -45,7 +51,7 @@ function fail(msg: string): never {
 
 const host = { address: flags.get("host-addr"), address6: flags.get("host-addr6"), noDad: true };
 const name = flags.get("tun") ?? "nst0";
-const device = tap ? TapEndpoint.open({ name, host }) : TunEndpoint.open({ name, host });
+const device = tap ? TapEndpoint.open({ name, host }) : TunEndpoint.open({ name, host, vnetHdr });
 const { stack, hasTcp } = buildLinkStack({
   link: device, addr: flags.get("addr")!, addr6: flags.get("addr6"), l2: tap, nicName: name,
 });
@@ -179,7 +185,8 @@ async function connectSend(to: Address, port: number, bytes: number): Promise<vo
   const r = await readAll(ep, wq, true);
   const seconds = (performance.now() - t0) / 1000;
   ep.close();
-  done({ sent: bytes, sha_sent: sha, reply: r.text, error: r.error, seconds, mib_s: bytes / seconds / 1048576 });
+  const gso = device instanceof TunEndpoint ? device.gsoPacketsSent : 0;
+  done({ sent: bytes, sha_sent: sha, reply: r.text, error: r.error, seconds, mib_s: bytes / seconds / 1048576, gso_packets: gso });
 }
 
 async function connectRecv(to: Address, port: number): Promise<void> {

@@ -20,14 +20,19 @@
  *
  * Offloads: with vnetHdr, open() sets IFF_VNET_HDR and TUNSETOFFLOAD (checksum, TSO4, TSO6), so
  * the kernel may hand us TCP segments up to 64 KiB with a partial checksum. Every read then starts
- * with a struct virtio_net_hdr (10 bytes), which the JavaScript side parses and strips; every
- * write gets an all-zero header in front (no GSO, checksum complete) as an extra writev piece.
+ * with a struct virtio_net_hdr (10 bytes), which the JavaScript side parses and strips. Every
+ * write gets a header in front as an extra writev piece: all zero (no GSO, checksum complete), or,
+ * for a TCP super-segment whose gso size JavaScript passes, a GSO header built here from the
+ * packet's own IP and TCP headers (gso_type TCPV4/TCPV6, gso_size, hdr_len, and NEEDS_CSUM with
+ * csum_start/csum_offset at the TCP checksum, which holds the pseudo-header sum): the kernel
+ * cuts the packet into gso_size-byte segments and completes their checksums.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -45,6 +50,7 @@
 #define MAX_PIECES 32
 /* sizeof(struct virtio_net_hdr): the TUN default (TUNSETVNETHDRSZ) */
 #define VNET_HDR_LEN 10
+_Static_assert(sizeof(struct virtio_net_hdr) == VNET_HDR_LEN, "virtio_net_hdr is 10 bytes");
 #define DEFAULT_BATCH 256
 #define MAX_BATCH 4096
 #define SLAB_INITIAL (256 * 1024)
@@ -94,7 +100,7 @@ typedef struct tun_handle {
   size_t q_bytes, q_max_bytes;
   /* counters */
   double rx_packets, rx_bytes, rx_batches, rx_errors;
-  double tx_packets, tx_bytes, tx_queued, tx_drops, tx_errors, tx_eagain;
+  double tx_packets, tx_bytes, tx_queued, tx_drops, tx_errors, tx_eagain, tx_gso;
   int last_rx_errno, last_tx_errno;
   int vnet;            /* IFF_VNET_HDR: reads and writes carry a virtio_net_hdr first */
 } tun_handle;
@@ -615,14 +621,49 @@ static int gather(napi_env env, napi_value el, struct iovec *iov, size_t *total,
   return cnt;
 }
 
-/* writePackets(handle, packets: (Uint8Array | Uint8Array[])[]) -> number accepted
- * One writev() per packet: a TUN write is exactly one packet. */
+/* Fills `vh` for a TCP super-segment from its headers (the first piece must hold the whole IP and
+ * TCP header). Returns 0, or -1 when the packet is not a TCP packet whose headers can be read. */
+static int gso_header(const struct iovec *first, uint32_t gso_size, struct virtio_net_hdr *vh) {
+  const uint8_t *p = (const uint8_t *)first->iov_base;
+  size_t len = first->iov_len;
+  if (len < 20 || gso_size == 0 || gso_size > 0xffff) return -1;
+  size_t l4;
+  uint8_t type;
+  if ((p[0] >> 4) == 4) {
+    l4 = (size_t)(p[0] & 0x0f) * 4;
+    if (l4 < 20 || p[9] != IPPROTO_TCP) return -1;
+    type = VIRTIO_NET_HDR_GSO_TCPV4;
+  } else if ((p[0] >> 4) == 6) {
+    l4 = 40; /* this stack sends no extension headers in front of TCP */
+    if (p[6] != IPPROTO_TCP) return -1;
+    type = VIRTIO_NET_HDR_GSO_TCPV6;
+  } else {
+    return -1;
+  }
+  if (len < l4 + 20) return -1;
+  size_t thl = (size_t)(p[l4 + 12] >> 4) * 4;
+  if (thl < 20 || len < l4 + thl) return -1;
+  /* RFC 3168 §6.1.2: CWR goes on the first segment only; the ECN gso bit says so. */
+  if (p[l4 + 13] & 0x80) type |= VIRTIO_NET_HDR_GSO_ECN;
+  memset(vh, 0, sizeof *vh);
+  vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+  vh->gso_type = type;
+  vh->hdr_len = (uint16_t)(l4 + thl);
+  vh->gso_size = (uint16_t)gso_size;
+  vh->csum_start = (uint16_t)l4;
+  vh->csum_offset = 16; /* the TCP checksum field */
+  return 0;
+}
+
+/* writePackets(handle, packets: (Uint8Array | Uint8Array[])[], gso?: Uint32Array) -> number accepted
+ * One writev() per packet: a TUN write is exactly one packet. gso[i] > 0 (vnet only): packet i is
+ * a TCP super-segment to be cut into gso[i]-byte segments by the kernel. */
 static napi_value js_write_packets(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2], out;
+  size_t argc = 3;
+  napi_value argv[3], out;
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 2) {
-    napi_throw_type_error(env, "EINVAL", "writePackets(handle, packets)");
+    napi_throw_type_error(env, "EINVAL", "writePackets(handle, packets[, gso])");
     return NULL;
   }
   tun_handle *h = unwrap(env, argv[0]);
@@ -635,6 +676,21 @@ static napi_value js_write_packets(napi_env env, napi_callback_info info) {
     return NULL;
   }
   NAPI_CALL(env, napi_get_array_length(env, argv[1], &n));
+  const uint32_t *gso = NULL;
+  size_t gso_len = 0;
+  if (argc > 2) {
+    bool is_ta = false;
+    napi_is_typedarray(env, argv[2], &is_ta);
+    if (is_ta) {
+      napi_typedarray_type t;
+      void *data = NULL;
+      if (napi_get_typedarray_info(env, argv[2], &t, &gso_len, &data, NULL, NULL) == napi_ok && t == napi_uint32_array)
+        gso = (const uint32_t *)data;
+      else
+        gso_len = 0;
+    }
+  }
+  struct virtio_net_hdr vh;
   uint32_t accepted = 0;
   if (h->closed) {
     h->tx_drops += n;
@@ -654,15 +710,27 @@ static napi_value js_write_packets(napi_env env, napi_callback_info info) {
       h->last_tx_errno = cnt < 0 ? EMSGSIZE : EINVAL;
       continue;
     }
+    int is_gso = 0;
     if (base) {
       iov[0].iov_base = zero_vnet_hdr;
       iov[0].iov_len = VNET_HDR_LEN;
+      if (gso && i < gso_len && gso[i] > 0) {
+        if (gso_header(&iov[1], gso[i], &vh) != 0) {
+          h->tx_errors++;
+          h->last_tx_errno = EINVAL;
+          continue;
+        }
+        iov[0].iov_base = &vh;
+        is_gso = 1;
+      }
       cnt++;
       total += VNET_HDR_LEN;
     }
     if (h->q_len > 0) {
       /* Keep order: once something waits, everything after it waits too. */
-      accepted += (uint32_t)enqueue(h, iov, cnt, total);
+      int q = enqueue(h, iov, cnt, total);
+      accepted += (uint32_t)q;
+      if (q && is_gso) h->tx_gso++;
       continue;
     }
     ssize_t r;
@@ -672,10 +740,13 @@ static napi_value js_write_packets(napi_env env, napi_callback_info info) {
     if (r >= 0) {
       h->tx_packets++;
       h->tx_bytes += (double)r - (h->vnet ? VNET_HDR_LEN : 0);
+      if (is_gso) h->tx_gso++;
       accepted++;
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
       h->tx_eagain++;
-      accepted += (uint32_t)enqueue(h, iov, cnt, total);
+      int q = enqueue(h, iov, cnt, total);
+      accepted += (uint32_t)q;
+      if (q && is_gso) h->tx_gso++;
     } else {
       h->tx_errors++;
       h->last_tx_errno = errno;
@@ -816,6 +887,7 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   set_num(env, o, "txDrops", h->tx_drops);
   set_num(env, o, "txErrors", h->tx_errors);
   set_num(env, o, "txEagain", h->tx_eagain);
+  set_num(env, o, "txGsoPackets", h->tx_gso);
   set_num(env, o, "queueLength", h->q_len);
   set_num(env, o, "lastRxErrno", h->last_rx_errno);
   set_num(env, o, "lastTxErrno", h->last_tx_errno);
