@@ -17,6 +17,8 @@ export interface DgramOptions {
   ipv6Only?: boolean;
   recvBufferSize?: number;
   sendBufferSize?: number;
+  /** Wraps an existing bound (and connected) syscall-layer socket, e.g. a forwarded UDP flow. */
+  socket?: Socket;
 }
 
 export interface RemoteInfo {
@@ -38,6 +40,12 @@ export class UdpSocket extends EventEmitter {
 
   constructor(private readonly opts: DgramOptions) {
     super();
+    if (opts.socket) {
+      this.handle = opts.socket;
+      this.handle.nonblocking = true;
+      this.startReceiving();
+      return;
+    }
     this.handle = openSocket(opts.stack, opts.type === "udp6" ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK);
     if (opts.reuseAddr) this.handle.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
     if (opts.ipv6Only && opts.type === "udp6") this.handle.setsockopt(SOL_IPV6, 26, 1);

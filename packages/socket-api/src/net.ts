@@ -271,6 +271,25 @@ export class NetSocket extends Duplex {
     this.register();
   }
 
+  /**
+   * Adopts a syscall socket whose handshake is still under way (a connection taken by the TCP
+   * forwarder in SYN-RECEIVED): like connect(), 'connect' once it completes, or an error.
+   */
+  adoptConnecting(s: Socket): void {
+    this.handle = s;
+    this.stack = s.stack;
+    s.nonblocking = true;
+    this.connecting = true;
+    this.applyPendingOptions();
+    this.fillNames();
+    s.waitConnected().then(
+      () => this.onConnected(),
+      (e: SocketError) => {
+        if (!this.destroyed) this.destroy(nodeError(e, "connect", this.localAddress, this.localPort));
+      },
+    );
+  }
+
   private onConnected(): void {
     if (this.destroyed || !this.handle) return;
     this.connecting = false;

@@ -56,6 +56,7 @@ export function encodeTcpInfo(info: TcpInfo | null, extra?: { listening?: boolea
   }
   b[O.state] = linuxTcpState(info.state);
   b[O.retransmits] = Math.min(255, info.retransmits);
+  b[O.options] = (info.options ?? 0) & 0xff;
   // Times: the endpoint reports milliseconds; tcp_info carries microseconds.
   b.writeUInt32LE(u32(info.rto * 1000), O.rto);
   b.writeUInt32LE(u32(info.sndMss), O.sndMss);
@@ -85,7 +86,7 @@ export function decodeTcpInfo(b: Uint8Array) {
   const u = (o: number) => (buf.length >= o + 4 ? buf.readUInt32LE(o) : 0);
   const q = (o: number) => (buf.length >= o + 8 ? Number(buf.readBigUInt64LE(o)) : 0);
   return {
-    state: buf[O.state] ?? 0, retransmits: buf[O.retransmits] ?? 0, rto: u(O.rto), sndMss: u(O.sndMss),
+    state: buf[O.state] ?? 0, retransmits: buf[O.retransmits] ?? 0, options: buf[O.options] ?? 0, rto: u(O.rto), sndMss: u(O.sndMss),
     rcvMss: u(O.rcvMss), unacked: u(O.unacked), rtt: u(O.rtt), rttvar: u(O.rttvar), sndSsthresh: u(O.sndSsthresh),
     sndCwnd: u(O.sndCwnd), totalRetrans: u(O.totalRetrans), bytesAcked: q(O.bytesAcked),
     bytesReceived: q(O.bytesReceived), segsOut: u(O.segsOut), segsIn: u(O.segsIn), sndWnd: u(O.sndWnd),

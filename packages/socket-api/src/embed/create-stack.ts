@@ -13,13 +13,15 @@
 import "./dispose.js";
 import {
   Pipe, RealClock, Stack, Subnet, arp, icmp, icmp6, ipv4, ipv6, tcp, udp, type Clock, type LinkEndpoint,
-  type NetworkProtocolFactory, type RandomSource,
+  type NetworkProtocolFactory, type RandomSource, type TcpForwarder, type TcpForwarderOptions, type UdpForwarder,
+  type UdpForwarderOptions,
 } from "@netstack-ts/netstack";
 import { NetServer, NetSocket, netFor, type NetConnectOptions, type NetServerOptions } from "../net.js";
 import { UdpSocket, type DgramOptions, type RemoteInfo } from "../dgram.js";
 import { socket as openSocket, type Socket } from "../socket.js";
 import { LibOS } from "../qtoken.js";
 import { raceAbort, abortError } from "./dispose.js";
+import { tcpForwarder, udpForwarder, type TcpForwardRequest, type UdpForwardRequest } from "./forwarder.js";
 import {
   Connection, DatagramSocket, Listener, observeSocket, type ListenOptions, type UdpBindOptions, type WaitOptions,
 } from "./connection.js";
@@ -60,6 +62,11 @@ export interface CreateStackOptions {
   random?: RandomSource;
   /** Start a pcap capture of the link to this file at once (see `startCapture`). */
   pcap?: string;
+  /**
+   * Transparent mode: the NIC accepts packets for any destination address and may send from
+   * any source address (promiscuous + spoofing), for `tcpForwarder` / `udpForwarder`.
+   */
+  transparent?: boolean;
 }
 
 /** A `net` module look-alike bound to one stack (`netFor`). */
@@ -252,6 +259,32 @@ export class NetStack {
     return d;
   }
 
+  /**
+   * Transparent mode (create the stack with `transparent: true`): every TCP connection to an
+   * address and port nobody listens on becomes a request; `req.accept()` returns a node:net-style
+   * socket answering as the original destination, `req.reject()` refuses, `req.drop()` ignores.
+   * Returns the forwarder (its `stats`); `null` as handler removes it.
+   */
+  tcpForwarder(handler: ((req: TcpForwardRequest) => void) | null, opts: TcpForwarderOptions = {}): TcpForwarder | null {
+    return tcpForwarder(this.stack, handler, opts, (s) => {
+      const x = wrapDestroyable(s);
+      this.closers.add(x);
+      s.once("close", () => this.closers.delete(x));
+    });
+  }
+
+  /**
+   * Transparent mode for UDP: every new flow to an unbound address and port becomes a request;
+   * `req.accept()` returns a dgram-style socket bound to the original destination and connected
+   * to the sender (closed after `idleTimeoutMs` of silence). Returns the forwarder.
+   */
+  udpForwarder(handler: ((req: UdpForwardRequest) => void) | null, opts: UdpForwarderOptions = {}): UdpForwarder | null {
+    return udpForwarder(this.stack, handler, opts, (u) => {
+      this.closers.add(u);
+      u.once("close", () => this.closers.delete(u));
+    });
+  }
+
   /** A Linux-style (syscall-shaped) socket on this stack: `socket(AF_INET, SOCK_STREAM)`. */
   socket(domain: number, type: number, protocol = 0): Socket {
     return openSocket(this.stack, domain, type, protocol);
@@ -352,7 +385,7 @@ function assemble(o: CreateStackOptions, device: LinkEndpoint, l2: boolean, defa
   });
   watch.bind(stack);
   try {
-    stack.createNic(1, link, { name });
+    stack.createNic(1, link, { name, ...(o.transparent ? { promiscuous: true, spoofing: true } : {}) });
     if (v4) {
       const e = stack.addAddress(1, v4);
       if (e) throw new Error(`cannot add ${o.address}: ${e.message}`);

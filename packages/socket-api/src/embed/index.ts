@@ -16,4 +16,5 @@ export {
   ObservedLink, type ConnectionEvent, type DropEvent, type RtoEvent, type CaptureOptions, type CaptureSummary,
   type StatsSnapshot,
 } from "./observe.js";
+export { tcpForwarder, udpForwarder, type FlowAddress, type TcpForwardRequest, type UdpForwardRequest } from "./forwarder.js";
 export { abortError, raceAbort, disposeSymbol, asyncDisposeSymbol } from "./dispose.js";

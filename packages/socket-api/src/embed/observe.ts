@@ -19,9 +19,8 @@ import "./dispose.js";
 import dc from "node:diagnostics_channel";
 import { debuglog } from "node:util";
 import {
-  SnifferEndpoint, formatStackStats, type Clock, type LinkEndpoint, type NetworkDispatcher, type PacketBuffer, type Stack,
-  type StackStats,
-  type Timer,
+  SnifferEndpoint, TCP_PROTOCOL, TcpForwarder, formatStackStats, type Clock, type LinkEndpoint, type NetworkDispatcher,
+  type PacketBuffer, type Stack, type StackStats, type TcpForwarderStats, type Timer,
 } from "@netstack-ts/netstack";
 
 /** diagnostics_channel names published by netstack-ts embeddings. */
@@ -55,7 +54,12 @@ export interface ConnectionEvent {
 /** Message of `netstack:drop`. */
 export interface DropEvent {
   stack: string;
-  /** The counter that counted the drop, e.g. "tcp.checksumErrors", "udp.unknownPortErrors". */
+  /**
+   * The counter that counted the drop, e.g. "tcp.checksumErrors", "udp.unknownPortErrors": a
+   * path in `StackStats`, except "tcp.maxConnectionsDrops", "tcp.memHighDrops" and
+   * "tcp.memPressureOfoDrops" (the TCP protocol's own counters) and "tcpForwarder.overflow"
+   * (the installed TCP forwarder's stats).
+   */
   reason: string;
   /** How many packets since the previous event for this reason. */
   count: number;
@@ -95,7 +99,20 @@ export function publishConnection(kind: "open" | "close" | "reset", ev: Connecti
   }
 }
 
-type Getter = (s: StackStats) => number;
+/** The TCP protocol's own drop counters (TcpProtocol.counters), which StackStats does not hold. */
+interface TcpProtocolDrops {
+  readonly maxConnectionsDrops: number;
+  readonly memHighDrops: number;
+  readonly memPressureOfoDrops: number;
+}
+
+/** What a getter may read besides StackStats: TCP's own counters, the TCP forwarder's stats. */
+interface TcpView {
+  counters: TcpProtocolDrops | null;
+  forwarder: TcpForwarderStats | null;
+}
+
+type Getter = (s: StackStats, t: TcpView) => number;
 
 /** Counters that count a dropped (or refused) packet, by name. RTOs are separate. */
 const DROP_COUNTERS: readonly [string, Getter][] = [
@@ -131,6 +148,12 @@ const DROP_COUNTERS: readonly [string, Getter][] = [
   ["tcp.checksumErrors", (s) => s.tcp.checksumErrors],
   ["tcp.listenOverflowSynDrop", (s) => s.tcp.listenOverflowSynDrop],
   ["tcp.listenOverflowAckDrop", (s) => s.tcp.listenOverflowAckDrop],
+  ["tcp.synCookiesFailed", (s) => s.tcp.synCookiesFailed],
+  ["tcp.maxConnectionsDrops", (_s, t) => t.counters?.maxConnectionsDrops ?? 0],
+  ["tcp.memHighDrops", (_s, t) => t.counters?.memHighDrops ?? 0],
+  ["tcp.memPressureOfoDrops", (_s, t) => t.counters?.memPressureOfoDrops ?? 0],
+  // A forwarder replaced or removed restarts from 0: the decrease only moves the baseline.
+  ["tcpForwarder.overflow", (_s, t) => t.forwarder?.overflow ?? 0],
   ["udp.unknownPortErrors", (s) => s.udp.unknownPortErrors],
   ["udp.receiveBufferErrors", (s) => s.udp.receiveBufferErrors],
   ["udp.malformedPacketsReceived", (s) => s.udp.malformedPacketsReceived],
@@ -144,6 +167,7 @@ export class CounterWatch {
   private readonly last = new Float64Array(DROP_COUNTERS.length);
   private lastRto = 0;
   private stack: Stack | null = null;
+  private readonly tcp: TcpView = { counters: null, forwarder: null };
 
   constructor(private readonly name: string) {}
 
@@ -161,9 +185,14 @@ export class CounterWatch {
     const stack = this.stack;
     if (!stack) return;
     const s = stack.stats;
+    const tcp = this.tcp;
+    const proto = stack.transportProtocol(TCP_PROTOCOL) as { counters?: TcpProtocolDrops; forwarder?: unknown } | undefined;
+    tcp.counters = proto?.counters ?? null;
+    const fwd = proto?.forwarder;
+    tcp.forwarder = fwd instanceof TcpForwarder ? fwd.stats : null;
     const publish = dropCh.hasSubscribers || debug.enabled;
     for (let i = 0; i < DROP_COUNTERS.length; i++) {
-      const v = DROP_COUNTERS[i]![1](s);
+      const v = DROP_COUNTERS[i]![1](s, tcp);
       const d = v - this.last[i]!;
       if (d === 0) continue;
       this.last[i] = v;
