@@ -432,13 +432,30 @@ export function runFuzz(opts: FuzzOptions): FuzzResult {
     const fr = fresh.read(new Uint8Array(8));
     if (isError(fr) || fr.count !== 3) fail(opts.frames, `a new UDP exchange to ${dst} failed after fuzzing`, new Uint8Array(0));
     if (tcpFactory) {
+      // The listener's SYN queue is normally FULL here. Mutated SYN templates whose source is
+      // another address of the on-link prefix get a child whose SYN-ACK nobody answers (no RST
+      // frees it), so it lives 63 s of virtual time (synAckRetries 5 from a 1 s RTO) while a
+      // million frames span only ~25 s of it. A /64 keeps far more mutated sources on-link than
+      // a /24 (an off-link source has no route, so gets no child), and the IPv6 listener fills
+      // first: seed 9 has 126 of 128 by frame 200,000. That is a SYN flood, and a legitimate
+      // client must still get in: with syncookies 1 (the default; RFC 4987 §3.6) its SYN on a
+      // full queue is answered with a cookie. The 200 ms below is shorter than the client's 1 s
+      // initial SYN RTO (RFC 6298 §2.1), so a SYN dropped on a full queue fails this check
+      // rather than being hidden by a retransmission. (Before SYN cookies existed, this was the
+      // finding of the 10M-frame run of seed 9: regressions.test.ts.)
       const c = open(peer, TCP, undefined, net);
       c.connect({ addr: dst, port: 7 });
       for (let i = 0; i < 20; i++) { pump(); clock.advance(10); }
       const w = c.write(Uint8Array.of(7, 7, 7));
       for (let i = 0; i < 20; i++) { pump(); clock.advance(10); }
       const res = c.read(new Uint8Array(8));
-      if (isError(w) || isError(res) || res.count !== 3) fail(opts.frames, `a new TCP connection to ${dst} failed after fuzzing`, new Uint8Array(0));
+      if (isError(w) || isError(res) || res.count !== 3) {
+        const info = c.getSockOpt("tcpInfo");
+        const t = victim.stats.tcp;
+        fail(opts.frames, `a new TCP connection to ${dst} failed after fuzzing: client ${isError(info) ? info.code : info.state}, ` +
+          `write ${isError(w) ? w.code : w}, read ${isError(res) ? res.code : res.count}; victim listenOverflowSynDrop ` +
+          `${t.listenOverflowSynDrop}, synCookiesSent ${t.synCookiesSent}, synCookiesValidated ${t.synCookiesValidated}`, new Uint8Array(0));
+      }
     }
   }
   tcpConns = [];
