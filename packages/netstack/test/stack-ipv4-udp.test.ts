@@ -76,6 +76,33 @@ describe("IPv4 + ICMP between two stacks over a pipe", () => {
     expect(s.stats.ip.invalidDestinationAddressesReceived).toBe(1);
     s.close();
   });
+
+  it("drops a packet from the link that claims the NIC's own address as its source (a martian, as Linux)", () => {
+    const clock = new ManualClock();
+    const link = new ChannelEndpoint({ mtu: 1500 });
+    const s = new Stack({ networkProtocols: [ipv4], transportProtocols: [udp], clock, random: new SeededRandom(3) });
+    s.createNic(1, link);
+    s.addAddress(1, "198.18.0.1/24");
+    s.addRoute({ destination: "198.18.0.0/24", nic: 1 });
+    const ping = (src: string): Uint8Array => {
+      const pkt = new Uint8Array(28);
+      encodeIPv4(pkt, 0, { tos: 0, totalLength: 28, id: 1, flags: 0, fragmentOffset: 0, ttl: 64, protocol: 1,
+        src: Address.from(src), dst: Address.from("198.18.0.1") });
+      pkt[20] = 8;
+      const c = ~checksum(pkt, 20, 8) & 0xffff;
+      pkt[22] = c >> 8;
+      pkt[23] = c & 0xff;
+      return pkt;
+    };
+    link.inject(ping("198.18.0.1"));
+    expect(s.stats.ip.invalidSourceAddressesReceived).toBe(1);
+    expect(s.stats.icmp.v4.received.echoRequest).toBe(0);
+    expect(link.read()).toBeNull();
+    link.inject(ping("198.18.0.2"));
+    expect(s.stats.icmp.v4.received.echoRequest).toBe(1);
+    expect(link.read()).not.toBeNull();
+    s.close();
+  });
 });
 
 describe("UDP between two stacks over a pipe", () => {

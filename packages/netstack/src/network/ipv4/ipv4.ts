@@ -81,10 +81,13 @@ export class Ipv4Protocol implements NetworkProtocol {
     pkt.addrLen = 4;
     pkt.networkProtocol = IPV4_PROTOCOL;
 
-    // RFC 1122 §3.2.1.3: a source that is broadcast or multicast is invalid.
+    // RFC 1122 §3.2.1.3: a source that is broadcast or multicast is invalid. A packet arriving
+    // from a link with one of this NIC's own addresses as its source is spoofed (Linux drops it
+    // as a martian unless accept_local is set); loopback legitimately carries our addresses.
     const b = pkt.buf;
     const src0 = b[v.srcOff]!;
-    if ((src0 & 0xf0) === 0xe0 || Address.hashBytes(b, v.srcOff, 4) === 0xffffffff || nic.isBroadcast(b, v.srcOff, 4)) {
+    if ((src0 & 0xf0) === 0xe0 || Address.hashBytes(b, v.srcOff, 4) === 0xffffffff || nic.isBroadcast(b, v.srcOff, 4) ||
+      (!nic.isLoopback && nic.hasAddress(b, v.srcOff, 4))) {
       s.ip.invalidSourceAddressesReceived++;
       return;
     }
