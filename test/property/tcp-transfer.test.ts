@@ -12,7 +12,8 @@
  *  4. all of it within a bounded virtual time.
  *
  * TCP part 2: each stack's options vary independently (window scaling, timestamps, SACK, CUBIC
- * or NewReno; mismatched sides exercise the negotiation), the initial sequence numbers may sit
+ * or NewReno, ECN policy, RACK-TLP, HyStart++, SYN cookies always on; mismatched sides exercise
+ * the negotiation), links may CE-mark ECN-capable packets, the initial sequence numbers may sit
  * just below 2^32 so every stream wraps, and a second property adds jitter deep enough to
  * reorder many segments (where SACK recovery does the work).
  *
@@ -68,6 +69,13 @@ interface TcpOpts {
   timestamps: boolean;
   sack: boolean;
   congestionControl: string;
+  /** RFC 3168 policy (0 off, 1 ask and accept, 2 accept only). */
+  ecn: 0 | 1 | 2;
+  /** RFC 8985 RACK-TLP with SACK; RFC 9406 HyStart++ in CUBIC. */
+  rack: boolean;
+  hystart: boolean;
+  /** 2: every passive open goes through a SYN cookie (no SYN-RECEIVED state at all). */
+  syncookies: 0 | 1 | 2;
 }
 
 export interface Scenario {
@@ -94,6 +102,7 @@ const faultsArb: fc.Arbitrary<Partial<Faults>> = fc.record({
   jitterMs: fc.integer({ min: 0, max: 20 }),
   bandwidthBps: fc.oneof(fc.constant(0), fc.integer({ min: 1_000_000, max: 200_000_000 })),
   queueBytes: fc.integer({ min: 16_384, max: 262_144 }),
+  ceMark: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 0.1, noNaN: true })),
 });
 
 const sideArb: fc.Arbitrary<SideSpec> = fc.record({
@@ -119,6 +128,10 @@ const optsArb: fc.Arbitrary<TcpOpts> = fc.record({
   timestamps: fc.boolean(),
   sack: fc.boolean(),
   congestionControl: fc.constantFrom("cubic", "reno"),
+  ecn: fc.constantFrom<0 | 1 | 2>(0, 1, 2),
+  rack: fc.boolean(),
+  hystart: fc.boolean(),
+  syncookies: fc.constantFrom<0 | 1 | 2>(1, 1, 2),
 });
 
 const scenarioArb: fc.Arbitrary<Scenario> = fc
@@ -258,14 +271,22 @@ export function runScenario(s: Scenario, inspect?: (pair: TcpPair) => void): voi
   const cr = client.connect(addr(B, 80));
   expect(isError(cr) && cr.name).toBe("connect-started");
   let server: TcpEndpoint | null = null;
+  const tryAccept = (): void => {
+    if (server) return;
+    const acc = listener.accept();
+    if (isError(acc)) return;
+    server = acc.endpoint as TcpEndpoint;
+    listener.close();
+  };
+  // With syncookies = 2 the server keeps no state during the handshake: when the client's ACK
+  // is lost nobody retransmits it, and only the client's first data (or FIN) completes the
+  // handshake (RFC 4987 §3.6; Linux behaves the same). So the client's application starts as
+  // soon as the client is connected, and the server's once accept() returns.
+  const cookieOnly = s.optsB?.syncookies === 2;
   pair.runUntil(() => {
-    if (!server) {
-      const acc = listener.accept();
-      if (!isError(acc)) server = acc.endpoint as TcpEndpoint;
-    }
-    return server !== null && client.state !== TcpState.SynSent;
+    tryAccept();
+    return (server !== null || cookieOnly) && client.state !== TcpState.SynSent;
   }, 1_000_000);
-  listener.close();
   if (client.state === TcpState.Closed) throw new Error(`connect failed: ${String(client.getSockOpt("error"))}`);
   pair.faultA!.setFaults(s.faultsA);
   pair.faultB!.setFaults(s.faultsB);
@@ -275,16 +296,28 @@ export function runScenario(s: Scenario, inspect?: (pair: TcpPair) => void): voi
   const wakeA = pair.clock.createTimer(() => {});
   const wakeB = pair.clock.createTimer(() => {});
   const appA = new App("a", client, s.a, patA, pair, wakeA);
-  const appB = new App("b", server!, s.b, patB, pair, wakeB);
+  let appB: App | null = server ? new App("b", server, s.b, patB, pair, wakeB) : null;
   const quitTimer = pair.clock.createTimer(() => {});
-  pair.runUntil(() => appA.closed && appB.closed, VIRTUAL_LIMIT_MS, () => {
+  // No server side ever exists when the client aborted before its first segment reached a
+  // cookie-only server, or when that server refused the client: a cookie is checked against the
+  // client's ISN as SEG.SEQ - 1, so if the ACK and the first data segment are lost, later
+  // segments fail the check and are answered with a RST (RFC 4987 §3.6's known cost; Linux does
+  // the same).
+  const refused = () => cookieOnly && pair.a.stats.tcp.resetsReceived > 0;
+  const noServer = () => appB === null && (appA.aborted || (refused() && appA.closed));
+  pair.runUntil(() => appA.closed && (appB !== null ? appB.closed : noServer()), VIRTUAL_LIMIT_MS, () => {
+    if (appB === null) {
+      tryAccept();
+      if (server) appB = new App("b", server, s.b, patB, pair, wakeB);
+    }
     appA.step();
+    if (appB === null) return;
     appB.step();
     // After an abort, or once a connection gave up retransmitting, the applications still open
     // give up a little later (one may never hear of it: a lost RST, a peer that went away
     // silently, nothing left to send).
     const gaveUp = pair.a.stats.tcp.establishedTimeout + pair.b.stats.tcp.establishedTimeout > 0;
-    for (const [x, y] of [[appA, appB], [appB, appA]] as const) {
+    for (const [x, y] of [[appA, appB], [appB, appA]] as [App, App][]) {
       if ((x.aborted || gaveUp) && y.quitAt === Infinity && !y.closed) {
         y.quitAt = pair.clock.now() + 5000;
         quitTimer.schedule(5000);
@@ -296,14 +329,20 @@ export function runScenario(s: Scenario, inspect?: (pair: TcpPair) => void): voi
   // the odds are about 1e-9 per segment).
   const timedOut = pair.a.stats.tcp.establishedTimeout + pair.b.stats.tcp.establishedTimeout > 0;
   if (timedOut) expect(Math.max(s.faultsA.loss ?? 0, s.faultsB.loss ?? 0)).toBeGreaterThanOrEqual(0.2);
-  const aborted = appA.aborted || appB.aborted || timedOut;
+  if (appB === null) {
+    // Only a client abort or a refused cookie leaves no server (see noServer).
+    expect(appA.aborted || refused()).toBe(true);
+    listener.close();
+  }
+  const aborted = appA.aborted || (appB?.aborted ?? false) || timedOut || (appB === null && refused());
 
   // 2. Both connections reach CLOSED or TIME-WAIT.
   const done = (ep: TcpEndpoint) => ep.state === TcpState.Closed || ep.state === TcpState.TimeWait;
-  pair.runUntil(() => done(client) && done(server!), VIRTUAL_LIMIT_MS);
+  pair.runUntil(() => done(client) && (server === null || done(server)), VIRTUAL_LIMIT_MS);
 
   // 1. The streams: intact, or a prefix when someone aborted.
-  for (const [w, r, pat] of [[appA.writer, appB.reader, patA], [appB.writer, appA.reader, patB]] as const) {
+  const pairs = appB ? ([[appA.writer, appB.reader, patA], [appB.writer, appA.reader, patB]] as const) : [];
+  for (const [w, r, pat] of pairs) {
     if (!aborted) {
       expect(w.error).toBeNull();
       expect(r.error).toBeNull();
@@ -345,7 +384,8 @@ describe("TCP transfer over a faulty link (property)", () => {
     try {
       fc.assert(fc.property(deepReorderArb, (s) => runScenario(s)), { seed: SEED, numRuns: runs, endOnFailure: QUICK });
     } catch (e) {
-      const msg = e instanceof Error ? e.message : String(e);
+      const cause = e instanceof Error && e.cause instanceof Error ? `\ncause: ${e.cause.stack ?? e.cause.message}` : "";
+      const msg = (e instanceof Error ? e.message : String(e)) + cause;
       const path = /path: "([^"]+)"/.exec(msg)?.[1];
       throw new Error(`${msg}\n\nseed ${SEED}${path ? `, path ${path}` : ""}\nreplay: FC_SEED=${SEED} npx vitest run ${FILE}`);
     }
@@ -355,7 +395,8 @@ describe("TCP transfer over a faulty link (property)", () => {
     try {
       fc.assert(fc.property(scenarioArb, (s) => runScenario(s)), { seed: SEED, numRuns: RUNS, endOnFailure: QUICK });
     } catch (e) {
-      const msg = e instanceof Error ? e.message : String(e);
+      const cause = e instanceof Error && e.cause instanceof Error ? `\ncause: ${e.cause.stack ?? e.cause.message}` : "";
+      const msg = (e instanceof Error ? e.message : String(e)) + cause;
       const path = /path: "([^"]+)"/.exec(msg)?.[1];
       const replay = `FC_SEED=${SEED} npx vitest run ${FILE}`;
       throw new Error(`${msg}\n\nseed ${SEED}${path ? `, path ${path}` : ""}\nreplay: ${replay}`);

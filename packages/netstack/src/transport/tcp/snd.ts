@@ -69,6 +69,16 @@ export class Sender {
   readonly rtt: RttEstimator;
   /** Karn's algorithm (RFC 6298 §3): one segment timed at a time, never a retransmitted one. */
   rttTiming = false;
+  /**
+   * Our timestamp clock when the last retransmission timeout fired (valid while `rtoTsValid`).
+   * An echo older than it names a transmission from before the timeout, whose ACK was lost or
+   * is answering only now: the "RTT" it gives is mostly the RTO wait itself. Fed back into SRTT it
+   * inflates the next RTO, which inflates the next such sample (with heavy ACK loss and a tiny
+   * window this ran away to 120 s RTOs). Such echoes give no sample; the first echo of a
+   * transmission sent after the timeout does.
+   */
+  private rtoTs = 0;
+  private rtoTsValid = false;
   rttSeq = 0;
   rttTime = 0;
 
@@ -919,7 +929,11 @@ export class Sender {
     let sample = -1;
     if (ep.tsEcrValid) {
       const r = (ep.tsNow() - ep.tsEcr) >>> 0;
-      if (r < 0x7fffffff) this.rtt.sample((sample = r));
+      const beforeRto = this.rtoTsValid && ((ep.tsEcr - this.rtoTs) | 0) < 0;
+      if (r < 0x7fffffff && !beforeRto) {
+        this.rtt.sample((sample = r));
+        this.rtoTsValid = false;
+      }
       this.rttTiming = false;
     } else if (this.rttTiming && seqGEQ(ack, this.rttSeq)) {
       // RFC 6298 §2 / §3: a measurement from the timed segment once it is covered.
@@ -1057,6 +1071,8 @@ export class Sender {
     this.tlpActive = false;
     this.rtt.backoff();
     this.rttTiming = false;
+    this.rtoTs = ep.tsNow();
+    this.rtoTsValid = true;
     // Go back to SND.UNA: the first segment now, the rest as ACKs open the congestion window.
     this.sndNxt = this.sndUna;
     this.sndSml = this.sndUna;
