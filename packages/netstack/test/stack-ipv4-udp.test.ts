@@ -23,6 +23,28 @@ function echoRequest(seq: number, data: Uint8Array): Uint8Array {
   return m;
 }
 
+/** An IPv4 packet carrying an ICMP echo request with a correct ICMP checksum. */
+function rawPing(src: string, dst: string): Uint8Array {
+  const pkt = new Uint8Array(28);
+  encodeIPv4(pkt, 0, { tos: 0, totalLength: 28, id: 1, flags: 0, fragmentOffset: 0, ttl: 64, protocol: 1,
+    src: Address.from(src), dst: Address.from(dst) });
+  pkt[20] = 8;
+  const c = ~checksum(pkt, 20, 8) & 0xffff;
+  pkt[22] = c >> 8;
+  pkt[23] = c & 0xff;
+  return pkt;
+}
+
+/** A stack with one channel-linked NIC at 198.18.0.1/24. */
+function channelStack(): { s: Stack; link: ChannelEndpoint } {
+  const link = new ChannelEndpoint({ mtu: 1500 });
+  const s = new Stack({ networkProtocols: [ipv4], transportProtocols: [udp], clock: new ManualClock(), random: new SeededRandom(3) });
+  s.createNic(1, link);
+  s.addAddress(1, "198.18.0.1/24");
+  s.addRoute({ destination: "198.18.0.0/24", nic: 1 });
+  return { s, link };
+}
+
 describe("IPv4 + ICMP between two stacks over a pipe", () => {
   it("answers pings in both directions (RFC 792 echo)", () => {
     const p = makePair();
@@ -46,19 +68,8 @@ describe("IPv4 + ICMP between two stacks over a pipe", () => {
   });
 
   it("drops packets with a bad IPv4 header checksum and counts them", () => {
-    const clock = new ManualClock();
-    const link = new ChannelEndpoint({ mtu: 1500 });
-    const s = new Stack({ networkProtocols: [ipv4], transportProtocols: [udp], clock, random: new SeededRandom(3) });
-    s.createNic(1, link);
-    s.addAddress(1, "198.18.0.1/24");
-    s.addRoute({ destination: "198.18.0.0/24", nic: 1 });
-    const pkt = new Uint8Array(28);
-    encodeIPv4(pkt, 0, { tos: 0, totalLength: 28, id: 1, flags: 0, fragmentOffset: 0, ttl: 64, protocol: 1,
-      src: Address.from("198.18.0.2"), dst: Address.from("198.18.0.1") });
-    pkt[20] = 8; // echo request with a correct ICMP checksum
-    const c = ~checksum(pkt, 20, 8) & 0xffff;
-    pkt[22] = c >> 8;
-    pkt[23] = c & 0xff;
+    const { s, link } = channelStack();
+    const pkt = rawPing("198.18.0.2", "198.18.0.1");
     pkt[10] ^= 0xff; // break the IP header checksum
     link.inject(pkt);
     expect(s.stats.ip.checksumErrors).toBe(1);
@@ -78,22 +89,8 @@ describe("IPv4 + ICMP between two stacks over a pipe", () => {
   });
 
   it("drops a packet from the link that claims the NIC's own address as its source (a martian, as Linux)", () => {
-    const clock = new ManualClock();
-    const link = new ChannelEndpoint({ mtu: 1500 });
-    const s = new Stack({ networkProtocols: [ipv4], transportProtocols: [udp], clock, random: new SeededRandom(3) });
-    s.createNic(1, link);
-    s.addAddress(1, "198.18.0.1/24");
-    s.addRoute({ destination: "198.18.0.0/24", nic: 1 });
-    const ping = (src: string): Uint8Array => {
-      const pkt = new Uint8Array(28);
-      encodeIPv4(pkt, 0, { tos: 0, totalLength: 28, id: 1, flags: 0, fragmentOffset: 0, ttl: 64, protocol: 1,
-        src: Address.from(src), dst: Address.from("198.18.0.1") });
-      pkt[20] = 8;
-      const c = ~checksum(pkt, 20, 8) & 0xffff;
-      pkt[22] = c >> 8;
-      pkt[23] = c & 0xff;
-      return pkt;
-    };
+    const { s, link } = channelStack();
+    const ping = (src: string): Uint8Array => rawPing(src, "198.18.0.1");
     link.inject(ping("198.18.0.1"));
     expect(s.stats.ip.invalidSourceAddressesReceived).toBe(1);
     expect(s.stats.icmp.v4.received.echoRequest).toBe(0);

@@ -13,6 +13,23 @@ import type { RandomSource } from "../../clock/random.js";
 import { SipHash } from "../../clock/siphash.js";
 import type { Address } from "../../tcpip/address.js";
 
+/**
+ * Writes a connection's 4-tuple into `b` as keyed-hash input: local address, remote address (4
+ * or 16 bytes each), local port, remote port (big-endian). Returns the bytes written (at most 36).
+ */
+export function writeTupleInput(b: Uint8Array, local: Address, localPort: number, remote: Address, remotePort: number): number {
+  const la = local.bytes;
+  const ra = remote.bytes;
+  b.set(la, 0);
+  b.set(ra, la.length);
+  let o = la.length + ra.length;
+  b[o++] = localPort >>> 8;
+  b[o++] = localPort;
+  b[o++] = remotePort >>> 8;
+  b[o++] = remotePort;
+  return o;
+}
+
 export class IsnGenerator {
   private readonly hasher: SipHash;
   /** local address, remote address (4 or 16 bytes each), local port, remote port. */
@@ -29,16 +46,7 @@ export class IsnGenerator {
 
   generate(localAddr: Address, localPort: number, remoteAddr: Address, remotePort: number): number {
     const b = this.input;
-    const la = localAddr.bytes;
-    const ra = remoteAddr.bytes;
-    b.set(la, 0);
-    b.set(ra, la.length);
-    let o = la.length + ra.length;
-    b[o++] = localPort >>> 8;
-    b[o++] = localPort;
-    b[o++] = remotePort >>> 8;
-    b[o++] = remotePort;
-    const f = this.hasher.hash(b, 0, o);
+    const f = this.hasher.hash(b, 0, writeTupleInput(b, localAddr, localPort, remoteAddr, remotePort));
     // RFC 6528 §3 (and RFC 9293 §3.4.1): M is a 4-microsecond clock; clock.now() is milliseconds.
     const m = Math.floor(this.clock.now() * 250) >>> 0;
     return (m + f) >>> 0;

@@ -26,6 +26,7 @@
  */
 import type { RandomSource } from "../../clock/random.js";
 import { SipHash } from "../../clock/siphash.js";
+import { writeTupleInput } from "./isn.js";
 import type { PacketBuffer } from "../../buffer/packet.js";
 import { isError } from "../../tcpip/errors.js";
 import type { Address } from "../../tcpip/address.js";
@@ -126,15 +127,7 @@ export class SynCookies {
 
   private hash(local: Address, localPort: number, remote: Address, remotePort: number, peerIsn: number, slot: number, idx: number): number {
     const b = this.input;
-    const la = local.bytes;
-    const ra = remote.bytes;
-    b.set(la, 0);
-    b.set(ra, la.length);
-    let o = la.length + ra.length;
-    b[o++] = localPort >>> 8;
-    b[o++] = localPort;
-    b[o++] = remotePort >>> 8;
-    b[o++] = remotePort;
+    let o = writeTupleInput(b, local, localPort, remote, remotePort);
     b[o++] = peerIsn >>> 24;
     b[o++] = peerIsn >>> 16;
     b[o++] = peerIsn >>> 8;
