@@ -139,23 +139,19 @@ export interface TcpForwarderStats {
 const PENDING = 0;
 const DECIDED = 1;
 
-class Request implements TcpForwarderRequest {
+/** What both kinds of request share: the 4-tuple, the decided flag, and the once-only decisions. */
+abstract class BaseRequest implements TcpForwarderRequest {
   state = PENDING;
-  /** Next request in the same hash bucket. */
-  next: Request | null = null;
   readonly createdAt: number;
 
   constructor(
-    private readonly fwd: TcpForwarder,
-    readonly key: number,
+    protected readonly fwd: TcpForwarder,
     readonly srcAddr: Address,
     readonly dstAddr: Address,
     readonly source: FullAddress,
     readonly destination: FullAddress,
     readonly nic: number,
     readonly netProto: number,
-    /** A private copy of the SYN (header and options). */
-    readonly syn: Segment,
   ) {
     this.createdAt = fwd.now();
   }
@@ -164,24 +160,59 @@ class Request implements TcpForwarderRequest {
     return this.state === PENDING;
   }
 
-  get viaCookie(): boolean {
-    return false;
-  }
+  abstract get viaCookie(): boolean;
 
-  accept(wq: WaiterQueue = new WaiterQueue()): { endpoint: Endpoint; waiterQueue: WaiterQueue } | TcpipError {
+  accept(wq?: WaiterQueue): { endpoint: Endpoint; waiterQueue: WaiterQueue } | TcpipError {
     if (this.state !== PENDING) return Err.InvalidEndpointState;
-    return this.fwd.acceptRequest(this, wq);
+    return this.doAccept(wq);
   }
 
   reject(): void {
-    if (this.state !== PENDING) return;
-    this.fwd.rejectRequest(this);
+    if (this.state === PENDING) this.doReject();
   }
 
   drop(): void {
     if (this.state !== PENDING) return;
     this.fwd.finish(this);
+    this.onDrop();
     this.fwd.stats.dropped++;
+  }
+
+  protected abstract doAccept(wq: WaiterQueue | undefined): { endpoint: Endpoint; waiterQueue: WaiterQueue } | TcpipError;
+  protected abstract doReject(): void;
+  protected onDrop(): void {}
+}
+
+/** A request made from a SYN: nothing is answered until the handler decides. */
+class Request extends BaseRequest {
+  /** Next request in the same hash bucket. */
+  next: Request | null = null;
+
+  constructor(
+    fwd: TcpForwarder,
+    readonly key: number,
+    srcAddr: Address,
+    dstAddr: Address,
+    source: FullAddress,
+    destination: FullAddress,
+    nic: number,
+    netProto: number,
+    /** A private copy of the SYN (header and options). */
+    readonly syn: Segment,
+  ) {
+    super(fwd, srcAddr, dstAddr, source, destination, nic, netProto);
+  }
+
+  get viaCookie(): boolean {
+    return false;
+  }
+
+  protected doAccept(wq: WaiterQueue = new WaiterQueue()): { endpoint: Endpoint; waiterQueue: WaiterQueue } | TcpipError {
+    return this.fwd.acceptRequest(this, wq);
+  }
+
+  protected doReject(): void {
+    this.fwd.rejectRequest(this);
   }
 
   matches(src: Address, sport: number, dst: Address, dport: number): boolean {
@@ -193,48 +224,36 @@ class Request implements TcpForwarderRequest {
  * A request made from a valid cookie ACK: the connection already exists (ESTABLISHED, registered
  * under its 4-tuple) and waits for the handler's decision.
  */
-class CookieRequest implements TcpForwarderRequest {
-  state = PENDING;
-  readonly createdAt: number;
-
+class CookieRequest extends BaseRequest {
   constructor(
-    private readonly fwd: TcpForwarder,
-    readonly srcAddr: Address,
-    readonly dstAddr: Address,
-    readonly source: FullAddress,
-    readonly destination: FullAddress,
-    readonly nic: number,
-    readonly netProto: number,
+    fwd: TcpForwarder,
+    srcAddr: Address,
+    dstAddr: Address,
+    source: FullAddress,
+    destination: FullAddress,
+    nic: number,
+    netProto: number,
     readonly ep: TcpEndpoint,
     /** SEG.ACK of the cookie ACK: the sequence number of a RST refusing the connection. */
     readonly ackSeq: number,
   ) {
-    this.createdAt = fwd.now();
-  }
-
-  get pending(): boolean {
-    return this.state === PENDING;
+    super(fwd, srcAddr, dstAddr, source, destination, nic, netProto);
   }
 
   get viaCookie(): boolean {
     return true;
   }
 
-  accept(wq?: WaiterQueue): { endpoint: Endpoint; waiterQueue: WaiterQueue } | TcpipError {
-    if (this.state !== PENDING) return Err.InvalidEndpointState;
+  protected doAccept(wq: WaiterQueue | undefined): { endpoint: Endpoint; waiterQueue: WaiterQueue } {
     return this.fwd.acceptCookie(this, wq);
   }
 
-  reject(): void {
-    if (this.state !== PENDING) return;
+  protected doReject(): void {
     this.fwd.rejectCookie(this);
   }
 
-  drop(): void {
-    if (this.state !== PENDING) return;
-    this.fwd.finish(this);
+  protected override onDrop(): void {
     this.ep.discard();
-    this.fwd.stats.dropped++;
   }
 }
 
@@ -278,7 +297,7 @@ export class TcpForwarder {
   /** Pending requests by 4-tuple hash (chained through `next`). */
   private readonly buckets = new Map<number, Request>();
   /** Pending requests in arrival order (for the timeout). */
-  private readonly queue = new Set<Request | CookieRequest>();
+  private readonly queue = new Set<BaseRequest>();
   private readonly handshakes = new Set<HandshakeWatch>();
   private readonly timer: Timer;
   private readonly rstParams: NetworkWriteParams = { protocol: TCP_PROTOCOL, ttl: 64, tos: 0 };
@@ -468,10 +487,10 @@ export class TcpForwarder {
   }
 
   /** Takes `req` out of the pending sets (it is decided). */
-  finish(req: Request | CookieRequest): void {
+  finish(req: BaseRequest): void {
     req.state = DECIDED;
     this.queue.delete(req);
-    if (req instanceof CookieRequest) return;
+    if (!(req instanceof Request)) return;
     let prev: Request | null = null;
     for (let r = this.buckets.get(req.key) ?? null; r; prev = r, r = r.next) {
       if (r !== req) continue;
