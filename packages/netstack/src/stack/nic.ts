@@ -63,7 +63,11 @@ export class Nic implements NetworkDispatcher, NicServices {
   /** Joined multicast groups, keyed by Address.key (reference counted: several users may join one). */
   private readonly groups = new Map<number, GroupEntry[]>();
   private readonly neighbors = new Map<number, NeighborCache>();
-  private readonly one: PacketBuffer[] = [];
+  /**
+   * The one-packet batch handed to the link, reused; its length stays 1 (between writes the slot
+   * holds undefined). Growing an empty array and trimming it back costs a runtime call per packet.
+   */
+  private readonly one: PacketBuffer[] = [undefined as unknown as PacketBuffer];
 
   constructor(
     private readonly host: NicHost,
@@ -275,7 +279,6 @@ export class Nic implements NetworkDispatcher, NicServices {
     this.one[0] = pkt;
     const n = this.link.writePackets(this.one);
     this.one[0] = undefined as unknown as PacketBuffer;
-    this.one.length = 0;
     if (n < 1) {
       this.stats.txErrors++;
       return Err.NoBufferSpace;

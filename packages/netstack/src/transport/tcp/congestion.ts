@@ -129,6 +129,30 @@ export interface CongestionEnv {
   hystart?(): boolean;
 }
 
+/** What EndpointCcEnv reads of a TCP endpoint (structural, so this file imports no endpoint). */
+export interface CcEnvSource {
+  now(): number;
+  readonly snd: { readonly rtt: { readonly srtt: number } };
+  readonly proto: { readonly options: { readonly hystart: boolean } };
+}
+
+/**
+ * A connection's CongestionEnv as one small object with prototype methods (no per-connection
+ * closures: heap per endpoint, issue #8).
+ */
+export class EndpointCcEnv implements CongestionEnv {
+  constructor(private readonly ep: CcEnvSource) {}
+  now(): number {
+    return this.ep.now();
+  }
+  srtt(): number {
+    return this.ep.snd.rtt.srtt;
+  }
+  hystart(): boolean {
+    return this.ep.proto.options.hystart;
+  }
+}
+
 /** RFC 9406 §4.3 constants (for a sender without pacing, L = infinity). */
 export const HYSTART_MIN_RTT_THRESH = 4;
 export const HYSTART_MAX_RTT_THRESH = 16;

@@ -33,7 +33,7 @@ import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_RST, TCP_SYN } from "../../head
 import {
   endpointAddress, endpointNetProtos, packetDestinationAddress, packetSourceAddress,
 } from "../../stack/dualstack.js";
-import { createCongestionControl, type CongestionControl, type CongestionEnv } from "./congestion.js";
+import { createCongestionControl, EndpointCcEnv, type CongestionControl, type CongestionEnv } from "./congestion.js";
 import { gsoSizeFor } from "./gso.js";
 import { packetEcn, TcpEcn } from "./ecn.js";
 import { tcpInfo } from "./info.js";
@@ -46,6 +46,14 @@ import { TcpState, isConnectedState, isEstablishedState } from "./state.js";
 import { checkCookieAck, sendCookieSynAck, type CookieGrant } from "./syncookie.js";
 
 const NO_FLAGS = { reuseAddr: false, reusePort: false };
+/** SO_LINGER off: every endpoint's initial value (endpoints replace it, never mutate it). */
+const LINGER_OFF: LingerOption = Object.freeze({ enabled: false, timeout: 0 });
+/**
+ * The options of the segment being built. emit() fills it and buildSegment() consumes it with
+ * nothing in between that can re-enter emit() (no packet is sent before buildSegment returns),
+ * so all endpoints share one instead of carrying one each (heap per endpoint, #8).
+ */
+const OUT_OPTS = new OutOptions();
 /** The timestamps option in every segment once negotiated: NOP, NOP, kind 8, length 10. */
 const TS_OPTION_SPACE = 12;
 /** RFC 7323 §5.5: TS.Recent is invalid after 24 days of idleness (in ms). */
@@ -88,8 +96,9 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   /** The listener this endpoint came from, until accept() hands it out. */
   listener: TcpEndpoint | null = null;
   private backlog = 0;
-  private readonly acceptQueue: TcpEndpoint[] = [];
-  private readonly synQueue = new Set<TcpEndpoint>();
+  /** The accept and SYN queues, created when first used (listeners only; heap per endpoint, #8). */
+  private acceptQ: TcpEndpoint[] | null = null;
+  private synQ: Set<TcpEndpoint> | null = null;
   /** A child that just completed its handshake tells its listener once it is consistent. */
   private notifyListener = false;
 
@@ -127,7 +136,8 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   private userMss = 0;
   /** TCP_QUICKACK set: acknowledge every segment at once. */
   quickAckForced = false;
-  private linger: LingerOption = { enabled: false, timeout: 0 };
+  /** Replaced, never mutated (so every endpoint can start with the one shared default). */
+  private linger: LingerOption = LINGER_OFF;
   /** SO_RCVBUF / SO_SNDBUF (the doubled values Linux reports), all usable for payload here. */
   rcvBufSize: number;
   private sndBufSize: number;
@@ -145,16 +155,17 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   private receiveTtl = false;
   private receivePacketInfo = false;
 
-  // Timers, created once (their callbacks are bound here, never per packet).
-  readonly rtxTimer: Timer;
-  private readonly delackTimer: Timer;
+  // Timers, each created on first use and then reused (their callbacks are bound once, never
+  // per packet): an idle endpoint carries only the ones it has needed (heap per endpoint, #8).
+  private rtxT: Timer | null = null;
+  private delackT: Timer | null = null;
   /** Bounds how long TCP_CORK / MSG_MORE hold a partial segment (`corkMs`, see corkHold). */
-  private readonly corkTimer: Timer;
+  private corkT: Timer | null = null;
   /** Set while the cork timer pushes what a cork held (snd.ts then ignores TCP_CORK / MSG_MORE). */
   corkExpired = false;
-  private readonly keepaliveTimer: Timer;
+  private keepaliveT: Timer | null = null;
   /** TIME-WAIT, and the FIN-WAIT-2 timeout of a closed connection. */
-  private readonly waitTimer: Timer;
+  private waitT: Timer | null = null;
   private keepaliveProbes = 0;
   private lastRcvTime = 0;
 
@@ -172,7 +183,6 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   private holdEvents = false;
   private flushWanted = false;
   private readonly seg = new Segment();
-  private readonly outOpts = new OutOptions();
   /** RFC 3168 ECN state (ecn.ts); `ecn.policy` may be set per socket before connect / listen. */
   readonly ecn: TcpEcn;
   /** RFC 7323 §2: the shift our SYN offers (-1: none), and whether both sides agreed to scale. */
@@ -216,15 +226,39 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     this.sndBufSize = o.sendBufferSize;
     this.ccName = o.congestionControl;
     this.ecn = new TcpEcn(o.ecn, proto.counters);
-    const clock = proto.stack.clock;
-    this.rtxTimer = clock.createTimer(this.onRtxTimer);
-    this.delackTimer = clock.createTimer(this.onDelackTimer);
-    this.corkTimer = clock.createTimer(this.onCorkTimer);
-    this.keepaliveTimer = clock.createTimer(this.onKeepaliveTimer);
-    this.waitTimer = clock.createTimer(this.onWaitTimer);
     this.snd = new Sender(this);
     this.rcv = new Receiver(this);
     proto.endpoints.add(this);
+  }
+
+  // ================================================================== timers, created on first use
+
+  get rtxTimer(): Timer {
+    return this.rtxT ??= this.stack.clock.createTimer(() => this.onRtxTimer());
+  }
+
+  private get delackTimer(): Timer {
+    return this.delackT ??= this.stack.clock.createTimer(() => this.onDelackTimer());
+  }
+
+  private get corkTimer(): Timer {
+    return this.corkT ??= this.stack.clock.createTimer(() => this.onCorkTimer());
+  }
+
+  private get keepaliveTimer(): Timer {
+    return this.keepaliveT ??= this.stack.clock.createTimer(() => this.onKeepaliveTimer());
+  }
+
+  private get waitTimer(): Timer {
+    return this.waitT ??= this.stack.clock.createTimer(() => this.onWaitTimer());
+  }
+
+  private get acceptQueue(): TcpEndpoint[] {
+    return this.acceptQ ??= [];
+  }
+
+  private get synQueue(): Set<TcpEndpoint> {
+    return this.synQ ??= new Set();
   }
 
   // ================================================================== helpers for snd / rcv
@@ -352,12 +386,11 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     }
   }
 
-  /** What congestion control reads of this connection (created once). */
-  private readonly ccEnv: CongestionEnv = {
-    now: () => this.now(),
-    srtt: () => this.snd.rtt.srtt,
-    hystart: () => this.proto.options.hystart,
-  };
+  /** What congestion control reads of this connection (created on first use; no closures). */
+  private ccEnvObj: EndpointCcEnv | null = null;
+  private get ccEnv(): CongestionEnv {
+    return this.ccEnvObj ??= new EndpointCcEnv(this);
+  }
 
   newCongestionControl(mss: number): CongestionControl {
     return createCongestionControl(this.ccName, mss, this.proto.options.initialCwnd, this.ccEnv)!;
@@ -377,11 +410,11 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
       ack = rcv.rcvNxt;
       wnd = flags & TCP_SYN ? rcv.initialWindow() : rcv.advertise();
       rcv.onAckSent();
-      this.delackTimer.cancel();
+      this.delackT?.cancel();
     } else if (flags & TCP_SYN) {
       wnd = rcv.initialWindow();
     }
-    const o = this.outOpts;
+    const o = OUT_OPTS;
     o.clear();
     if (withMss) {
       o.mss = rcv.advMss;
@@ -551,7 +584,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     }
     this.snd.output();
     // Nothing held back any more: the cork's ceiling no longer applies.
-    if (this.corkTimer.pending && this.snd.unsent() === 0) this.corkTimer.cancel();
+    if (this.corkT?.pending && this.snd.unsent() === 0) this.corkT.cancel();
     if (this.rcv.ackNow) this.sendAck();
   }
 
@@ -662,12 +695,15 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
       return null;
     }
     // In the listener's form: an IPv4 SYN at a dual-stack listener names ::ffff:a.b.c.d.
-    const local = packetDestinationAddress(pkt, this.netProto);
+    const dst = packetDestinationAddress(pkt, this.netProto);
     const remote = packetSourceAddress(pkt, this.netProto);
-    const protos = endpointNetProtos(this.netProto, false, local, remote);
+    const protos = endpointNetProtos(this.netProto, false, dst, remote);
     if (isError(protos)) return null;
-    const route = this.stack.findRoute(this.bindToDevice || pkt.nicId, local, remote, this.netProto);
+    const route = this.stack.findRoute(this.bindToDevice || pkt.nicId, dst, remote, this.netProto);
     if (isError(route)) return null;
+    // The same address in the same form as the route's (the NIC's, shared by all its routes):
+    // keep that one rather than a copy per connection (heap per endpoint, #8).
+    const local = route.localAddress.equals(dst) ? route.localAddress : dst;
     const child = new TcpEndpoint(this.proto, this.netProto, new WaiterQueue());
     child.inheritOptions(this);
     child.route = route;
@@ -1256,12 +1292,12 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   }
 
   private stopTimers(): void {
-    this.rtxTimer.cancel();
+    this.rtxT?.cancel();
     this.snd.timerMode = 0;
-    this.delackTimer.cancel();
-    this.corkTimer.cancel();
-    this.keepaliveTimer.cancel();
-    this.waitTimer.cancel();
+    this.delackT?.cancel();
+    this.corkT?.cancel();
+    this.keepaliveT?.cancel();
+    this.waitT?.cancel();
   }
 
   private unregister(): void {
@@ -1294,10 +1330,16 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
 
   /** Stack shutdown: stop everything without sending. */
   destroy(): void {
-    for (const c of this.synQueue) c.destroy();
-    for (const c of this.acceptQueue) c.destroy();
-    this.synQueue.clear();
-    this.acceptQueue.length = 0;
+    const sq = this.synQ;
+    const aq = this.acceptQ;
+    if (sq !== null) {
+      for (const c of sq) c.destroy();
+      sq.clear();
+    }
+    if (aq !== null) {
+      for (const c of aq) c.destroy();
+      aq.length = 0;
+    }
     this.state = TcpState.Closed;
     // The stack is going away: readers see end of stream (once queued data is read) rather
     // than "not connected", and anyone waiting is woken to find out.
@@ -1375,7 +1417,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
 
   // ================================================================== timers
 
-  private readonly onRtxTimer = (): void => {
+  private onRtxTimer(): void {
     this.enter();
     const snd = this.snd;
     switch (this.state) {
@@ -1408,7 +1450,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
         break;
     }
     this.leave();
-  };
+  }
 
   /**
    * snd.ts held a partial segment for TCP_CORK or MSG_MORE: it goes out at the latest `corkMs`
@@ -1419,7 +1461,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     if (!this.corkTimer.pending) this.corkTimer.schedule(this.proto.options.corkMs);
   }
 
-  private readonly onCorkTimer = (): void => {
+  private onCorkTimer(): void {
     this.enter();
     if (this.canSendData() && this.snd.unsent() > 0) {
       this.corkExpired = true;
@@ -1428,22 +1470,22 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
       if (this.rcv.ackNow) this.sendAck();
     }
     this.leave();
-  };
+  }
 
-  private readonly onDelackTimer = (): void => {
+  private onDelackTimer(): void {
     this.enter();
     if (this.rcv.ackPending && this.state !== TcpState.Closed && this.state !== TcpState.SynSent) {
       this.rcv.ackNow = true;
       this.flushWanted = true;
     }
     this.leave();
-  };
+  }
 
-  private readonly onKeepaliveTimer = (): void => {
+  private onKeepaliveTimer(): void {
     this.enter();
     this.keepaliveCheck();
     this.leave();
-  };
+  }
 
   /** SO_KEEPALIVE (RFC 1122 §4.2.3.6) with Linux's rules for probes and TCP_USER_TIMEOUT. */
   private keepaliveCheck(): void {
@@ -1474,12 +1516,12 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     this.keepaliveTimer.schedule(this.keepInterval * 1000);
   }
 
-  private readonly onWaitTimer = (): void => {
+  private onWaitTimer(): void {
     this.enter();
     // TIME-WAIT expired (RFC 9293 §3.10.8), or an orphan's FIN-WAIT-2 timed out (Linux tcp_fin_timeout).
     if (this.state === TcpState.TimeWait || this.state === TcpState.FinWait2) this.enterClosed(null);
     this.leave();
-  };
+  }
 
   // ================================================================== Endpoint: reading and writing
 

@@ -16,13 +16,22 @@
  */
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN } from "../../header/tcp.js";
 import { SendBuffer } from "./sendbuf.js";
-import { RttEstimator, FALLBACK_RTO } from "./rtt.js";
+import { RttEstimator, FALLBACK_RTO, type RttLimits } from "./rtt.js";
 import { NewReno, type CongestionControl } from "./congestion.js";
 import { seqAdd, seqDiff, seqGEQ, seqGT, seqLEQ, seqLT } from "./seqnum.js";
 import { Rack } from "./rack.js";
 import { DEFAULT_MSS } from "./rcv.js";
 import { gsoSegmentLimit } from "./gso.js";
 import type { TcpEndpoint } from "./endpoint.js";
+
+/** The RTT limits last built; reused while the options give the same values (one shared object). */
+let lastRttLimits: RttLimits | null = null;
+
+function rttLimitsFor(o: { readonly initialRto: number; readonly minRto: number; readonly maxRto: number }): RttLimits {
+  const l = lastRttLimits;
+  if (l !== null && l.initialRto === o.initialRto && l.minRto === o.minRto && l.maxRto === o.maxRto) return l;
+  return (lastRttLimits = Object.freeze({ initialRto: o.initialRto, minRto: o.minRto, maxRto: o.maxRto, granularity: 1 }));
+}
 
 export const TimerIdle = 0;
 export const TimerRetransmit = 1;
@@ -127,7 +136,11 @@ export class Sender {
 
   /** RFC 8985: RACK-TLP in use (SACK negotiated and the rack option on). */
   rackOn = false;
-  readonly rack = new Rack();
+  /** RACK's per-segment records (rack.ts), created when first used (heap per idle endpoint, #8). */
+  private rackObj: Rack | null = null;
+  get rack(): Rack {
+    return this.rackObj ??= new Rack();
+  }
   /** RFC 8985 §7: a loss probe is outstanding (TLP.end_seq is not None), and what it sent. */
   tlpActive = false;
   tlpEndSeq = 0;
@@ -157,7 +170,7 @@ export class Sender {
 
   constructor(private readonly ep: TcpEndpoint) {
     const o = ep.proto.options;
-    this.rtt = new RttEstimator({ initialRto: o.initialRto, minRto: o.minRto, maxRto: o.maxRto, granularity: 1 });
+    this.rtt = new RttEstimator(rttLimitsFor(o));
   }
 
   /** Before our SYN: SND.UNA = ISS, SND.NXT = ISS + 1 once the SYN is out. */
