@@ -7,7 +7,10 @@
  * (`TapEndpoint` below does that), so ARP and NDP run in the stack.
  *
  * Receive: the native poller drains the device on each wakeup into one fresh slab and calls
- * `onBatch` once; each packet becomes a `PacketBuffer.inbound` over that slab (no copy) and is
+ * `onBatch` once (a slab of at most 2 KiB is copied once natively into a plain ArrayBuffer, which
+ * is cheaper than an external buffer's finalizer; request/response traffic is read one packet per
+ * wakeup, which spares the read() that would only answer EAGAIN — see tun.c); each packet
+ * becomes a `PacketBuffer.inbound` over that slab (no copy in JavaScript) and is
  * handed to the dispatcher, then `deliverBatchEnd` runs once. Ownership: the slab is never
  * reused, so the stack may keep views into it for as long as it likes (zero-copy receive).
  *
@@ -120,9 +123,12 @@ export class TunEndpoint implements LinkEndpoint {
   private gsoSentAtClose = 0;
   /** Longest frame accepted from the device (see TunLinkStats.rxOversize). */
   private readonly maxFrame: number;
-  // Reused by writePackets: the outer list and one pieces list per slot (no per-call arrays).
-  private readonly out: NativePacket[] = [];
-  private readonly pieces: Uint8Array[][] = [];
+  /**
+   * The outer list for the common one-packet call (an ACK, a request/response segment), reused
+   * with its length fixed at 1. Longer batches get a fresh array sized once: setting a JavaScript
+   * array's `length` (to trim or clear a reused one) is a runtime call, dearer than allocating.
+   */
+  private readonly one: NativePacket[] = [EMPTY];
   /** Per-slot gso sizes for the addon (grown on demand; only passed when a batch has one). */
   private gso = new Uint32Array(16);
 
@@ -192,8 +198,9 @@ export class TunEndpoint implements LinkEndpoint {
       this.txAfterClose += pkts.length;
       return 0;
     }
-    const out = this.out;
     const n = pkts.length;
+    if (n === 0) return 0;
+    const out = n === 1 ? this.one : new Array<NativePacket>(n);
     let gso: Uint32Array | undefined;
     for (let i = 0; i < n; i++) {
       const p = pkts[i]!;
@@ -207,26 +214,22 @@ export class TunEndpoint implements LinkEndpoint {
       }
       const head = p.buf.subarray(p.start, p.end);
       const payload = p.payload;
-      if (payload.length === 0) {
+      const np = payload.length;
+      if (np === 0) {
         out[i] = head;
-        continue;
+      } else if (np === 1) {
+        out[i] = [head, payload[0]!];
+      } else {
+        const list = new Array<Uint8Array>(np + 1);
+        list[0] = head;
+        for (let j = 0; j < np; j++) list[j + 1] = payload[j]!;
+        out[i] = list;
       }
-      let list = this.pieces[i];
-      if (list === undefined) this.pieces[i] = list = [];
-      list.length = 0;
-      list.push(head);
-      for (let j = 0; j < payload.length; j++) list.push(payload[j]!);
-      out[i] = list;
     }
-    out.length = n;
     const accepted = gso === undefined ? this.native.writePackets(this.handle, out)
       : this.native.writePackets(this.handle, out, gso);
-    // Drop references to the packets so they can be collected (the native side copied what it queued).
-    for (let i = 0; i < n; i++) {
-      const list = this.pieces[i];
-      if (list !== undefined) list.length = 0;
-    }
-    out.length = 0;
+    // The native side copied what it queued: drop the reused slot's reference to the packet.
+    if (n === 1) out[0] = EMPTY;
     return accepted;
   }
 

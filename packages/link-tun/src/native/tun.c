@@ -7,7 +7,9 @@
  *
  * Read path: the fd is non-blocking and watched by a uv_poll_t. On each readable wakeup we drain
  * up to `batchMax` packets into ONE freshly allocated slab (one read() per packet, packets laid
- * end to end), hand the slab to JavaScript as an external ArrayBuffer, and write each packet's
+ * end to end; one packet per wakeup for request/response traffic, see SINGLE_AFTER), hand the
+ * slab to JavaScript as an external ArrayBuffer (a copy in a plain one when it is small, see
+ * SMALL_COPY), and write each packet's
  * (offset, length) into a Uint32Array the JavaScript side created once and owns. JavaScript is
  * called once per batch. The slab is never reused: the ArrayBuffer's finalizer frees it when the
  * last view into it is collected (PacketBuffer's inbound ownership rule: the stack may keep views).
@@ -58,6 +60,16 @@ _Static_assert(sizeof(struct virtio_net_hdr) == VNET_HDR_LEN, "virtio_net_hdr is
  * a VLAN tag (TAP) plus a virtio-net header. A TUN never hands over more than its MTU without
  * offloads, but the interface MTU can be changed under us, so reads are sized for the maximum. */
 #define MAX_READ (65535 + 18 + 12)
+/* A batch of at most this many bytes is copied into a runtime-owned ArrayBuffer instead of being
+ * handed over as an external one: for small packets (request/response traffic) a copy is cheaper
+ * than an external buffer's finalizer and the weak handle the GC has to track for it. */
+#define SMALL_COPY 2048
+/* Request/response traffic brings one packet per wakeup, and draining then costs a read() that
+ * only answers EAGAIN. After SINGLE_AFTER consecutive one-packet wakeups the poller reads one
+ * packet per wakeup (the poll is level-triggered, so anything left wakes it again at once), except
+ * every PROBE_EVERY-th wakeup, which drains as usual and leaves the mode if it finds more. */
+#define SINGLE_AFTER 8
+#define PROBE_EVERY 16
 
 /* From linux/ipv6.h, declared here because that header fights with netinet/in.h. */
 struct tun_in6_ifreq {
@@ -103,6 +115,7 @@ typedef struct tun_handle {
   double tx_packets, tx_bytes, tx_queued, tx_drops, tx_errors, tx_eagain, tx_gso;
   int last_rx_errno, last_tx_errno;
   int vnet;            /* IFF_VNET_HDR: reads and writes carry a virtio_net_hdr first */
+  uint32_t single_streak; /* consecutive wakeups that brought exactly one packet */
 } tun_handle;
 
 /* The header written in front of every packet with IFF_VNET_HDR: no GSO, checksum complete. */
@@ -417,7 +430,17 @@ static void deliver_batch(tun_handle *h, uint8_t *slab, size_t used, uint32_t co
     return;
   }
   napi_value ab;
-  if (napi_create_external_arraybuffer(env, slab, used, free_slab, NULL, &ab) != napi_ok) {
+  if (used <= SMALL_COPY) {
+    void *dst = NULL;
+    if (napi_create_arraybuffer(env, used, &dst, &ab) != napi_ok) {
+      free(slab);
+      h->rx_errors++;
+      napi_close_handle_scope(env, scope);
+      return;
+    }
+    memcpy(dst, slab, used);
+    free(slab);
+  } else if (napi_create_external_arraybuffer(env, slab, used, free_slab, NULL, &ab) != napi_ok) {
     /* Runtimes that forbid external buffers: copy once into a runtime-owned buffer. */
     bool pending = false;
     napi_is_exception_pending(env, &pending);
@@ -460,7 +483,10 @@ static void read_batch(tun_handle *h) {
   size_t used = 0;
   uint32_t count = 0;
   int err = 0;
-  while (count < h->batch_max && h->meta) {
+  uint32_t limit = h->batch_max;
+  int single = h->single_streak >= SINGLE_AFTER && h->single_streak % PROBE_EVERY != 0;
+  if (single) limit = 1;
+  while (count < limit && h->meta) {
     if (cap - used < h->read_size) {
       uint8_t *n = realloc(slab, cap * 2);
       if (!n) break;
@@ -485,8 +511,14 @@ static void read_batch(tun_handle *h) {
     h->rx_errors++;
     h->last_rx_errno = err;
   }
+  if (count == 1) {
+    h->single_streak++;
+    if (h->single_streak == 0) h->single_streak = SINGLE_AFTER; /* wrapped: stay in the mode */
+  } else if (count > 1) {
+    h->single_streak = 0;
+  }
   if (count > 0) {
-    uint8_t *shrunk = realloc(slab, used);
+    uint8_t *shrunk = used <= SMALL_COPY ? slab : realloc(slab, used);
     if (shrunk) slab = shrunk;
     h->rx_batches++;
     deliver_batch(h, slab, used, count);
