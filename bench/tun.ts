@@ -91,7 +91,7 @@ export function tunStack(s: TunSizes, vnet: boolean, tests: TestName[] = ALL, gs
 }
 
 /** The reference: the kernel's own server in a second namespace, over a veth pair. */
-export function tunKernel(s: TunSizes): Promise<TunResults> {
+export function tunKernel(s: TunSizes, tests: TestName[] = ALL): Promise<TunResults> {
   return withNamespaces(2, async ([a, b]) => {
     // Created from inside namespace A; the peer end goes straight into B (the root namespace never sees it).
     a!.ip("link", "add", "nsbva", "type", "veth", "peer", "name", "nsbvb", "netns", b!.name);
@@ -102,7 +102,7 @@ export function tunKernel(s: TunSizes): Promise<TunResults> {
     const server = b!.spawn("python3", [PEER, "serve", STACK, "--timeout", "900"], 905_000, "kernel server");
     await server.waitLine(/^READY/, 30_000);
     try {
-      return await runAll(a!, server, s, ALL);
+      return await runAll(a!, server, s, tests);
     } finally {
       server.kill("SIGTERM");
     }

@@ -164,8 +164,14 @@ def rr():
     dt = time.perf_counter() - t0
     s.close()
     lat.sort()
+    def pct(q):
+        return lat[min(len(lat) - 1, int(len(lat) * q))] * 1e6 if lat else 0
+
     out(test="rr", rounds=len(lat), verified=ok and len(lat) == a.rounds, seconds=dt,
-        median_us=lat[len(lat) // 2] * 1e6 if lat else 0, p99_us=lat[int(len(lat) * 0.99)] * 1e6 if lat else 0)
+        median_us=pct(0.5), p99_us=pct(0.99), p90_us=pct(0.9), p999_us=pct(0.999), max_us=pct(1.0),
+        mean_us=sum(lat) / len(lat) * 1e6 if lat else 0,
+        # time spent in round trips slower than 4x the median, as a share of all round-trip time
+        slow_share=sum(x for x in lat if x > 4 * lat[len(lat) // 2]) / sum(lat) if lat else 0)
 
 
 def serve():

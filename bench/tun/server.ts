@@ -10,8 +10,19 @@
  * --vnet opens the device with IFF_VNET_HDR offloads: large TCP segments from the kernel, and TCP
  * super-segments to it that the kernel cuts to the MTU (send-side GSO); --no-gso keeps only the
  * receive half.
+ *
+ * --gc-stats (bench/tun-rr.ts): on each SIGUSR2 the server prints one `GCSTATS {json}` line to
+ * stderr with running totals since start: JavaScript heap bytes allocated (from v8.GCProfiler: the
+ * used heap before each GC minus the used heap after the previous one, plus the growth since the
+ * last GC), scavenges, mark-compacts, GC pause ms, and the process CPU seconds. The harness takes
+ * the difference of two snapshots around a measurement. --heap-sample FILE additionally records a
+ * sampling heap profile of every allocation (collected objects included) from the first SIGUSR2 to
+ * the second, written to FILE (a .heapprofile: load it in Chrome DevTools' Memory panel).
  */
 import { parseArgs } from "node:util";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector";
+import { GCProfiler, getHeapStatistics } from "node:v8";
 import {
   Err, EventErr, EventHup, EventIn, EventOut, IPV4_PROTOCOL, RealClock, ShutdownWrite, TCP_PROTOCOL, WaiterQueue, isError,
   type Endpoint, type Stack, type WaiterEntry,
@@ -22,7 +33,8 @@ import { patternBlock } from "./pattern.js";
 
 const { values } = parseArgs({
   options: { tun: { type: "string" }, addr: { type: "string" }, "host-addr": { type: "string" }, mtu: { type: "string" }, vnet: { type: "boolean" },
-    "no-gso": { type: "boolean" } },
+    "no-gso": { type: "boolean" }, "gc-stats": { type: "boolean" },
+    "heap-sample": { type: "string" } },
 });
 if (!values.tun || !values.addr) {
   console.error("usage: server.ts --tun NAME --addr CIDR [--host-addr CIDR] [--mtu N]");
@@ -94,6 +106,75 @@ function listenSource(stack: Stack, port: number): void {
     }
   };
   wq.register({ callback: accept }, EventIn);
+}
+
+/** Running GC totals for --gc-stats (see the file comment). */
+class GcStats {
+  private prof = new GCProfiler();
+  private allocated = 0;
+  private lastUsed = getHeapStatistics().used_heap_size;
+  private scavenges = 0;
+  private markCompacts = 0;
+  private pauseMs = 0;
+
+  constructor() {
+    this.prof.start();
+  }
+
+  snapshot(): Record<string, number> {
+    const r = this.prof.stop();
+    this.prof = new GCProfiler();
+    this.prof.start();
+    for (const g of r.statistics) {
+      this.allocated += g.beforeGC.heapStatistics.usedHeapSize - this.lastUsed;
+      this.lastUsed = g.afterGC.heapStatistics.usedHeapSize;
+      if (g.gcType === "Scavenge" || g.gcType === "MinorMarkSweep" || g.gcType === "MinorMarkCompact") this.scavenges++;
+      else if (g.gcType === "MarkSweepCompact") this.markCompacts++;
+      this.pauseMs += g.cost / 1000; // µs
+    }
+    const used = getHeapStatistics().used_heap_size;
+    const cpu = process.cpuUsage();
+    const out: Record<string, number> = {
+      allocated: this.allocated + (used - this.lastUsed), scavenges: this.scavenges, markCompacts: this.markCompacts,
+      pauseMs: this.pauseMs, cpuSeconds: (cpu.user + cpu.system) / 1e6, userSeconds: cpu.user / 1e6,
+      systemSeconds: cpu.system / 1e6,
+    };
+    // Per-thread CPU (main thread, GC helpers, compiler threads, ...) from /proc, summed by name.
+    try {
+      for (const t of readdirSync("/proc/self/task")) {
+        const st = readFileSync(`/proc/self/task/${t}/stat`, "utf8");
+        const name = st.slice(st.indexOf("(") + 1, st.lastIndexOf(")"));
+        const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
+        const k = `thread:${name}`;
+        out[k] = (out[k] ?? 0) + (Number(f[11]) + Number(f[12])) / 100;
+      }
+    } catch {
+      // not Linux
+    }
+    return out;
+  }
+}
+if (values["gc-stats"]) {
+  const gc = new GcStats();
+  const file = values["heap-sample"];
+  let snaps = 0;
+  const session = file ? new Session() : null;
+  session?.connect();
+  process.on("SIGUSR2", () => {
+    const n = ++snaps;
+    if (session && n === 2) {
+      session.post("HeapProfiler.stopSampling", (err, r) => {
+        if (err) console.error(`server: heap sampling: ${err.message}`);
+        else writeFileSync(file!, JSON.stringify(r.profile));
+      });
+    }
+    console.error(`GCSTATS ${JSON.stringify(gc.snapshot())}`);
+    if (session && n === 1) {
+      session.post("HeapProfiler.startSampling", {
+        samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true,
+      });
+    }
+  });
 }
 
 const clock = new RealClock();

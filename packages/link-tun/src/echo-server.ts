@@ -59,6 +59,8 @@ class Connection implements WaiterEntry {
   private pumping = false;
   private again = false;
   private count = 0;
+  /** The mask registered with the waiter queue (re-registered only when it changes). */
+  private mask = 0;
 
   constructor(
     private readonly server: EchoServer,
@@ -67,7 +69,7 @@ class Connection implements WaiterEntry {
   ) {}
 
   start(): void {
-    this.wq.register(this, EventIn | EventErr | EventHup);
+    this.want(EventIn);
     this.pump();
   }
 
@@ -140,7 +142,11 @@ class Connection implements WaiterEntry {
   }
 
   private want(mask: number): void {
-    this.wq.register(this, mask | EventErr | EventHup);
+    const m = mask | EventErr | EventHup;
+    // Every echoed request ends here: the common case (still waiting for input) costs no Map update.
+    if (m === this.mask) return;
+    this.mask = m;
+    this.wq.register(this, m);
   }
 
   /** Releases the endpoint; TCP finishes the close (FIN-WAIT, TIME-WAIT) in the stack. */

@@ -53,8 +53,10 @@ export interface NativeTun {
   /**
    * One writev per packet. With vnetHdr, `gso[i] > 0` makes packet i a TCP super-segment: its
    * virtio-net header asks the kernel to cut it into `gso[i]`-byte segments and fill their checksums.
+   * `spans`, when given: packet i's first piece is narrowed to `spans[2i]` bytes in, `spans[2i+1]`
+   * long (the header inside the stack's header buffer); a span that does not fit fails the packet.
    */
-  writePackets(h: NativeHandle, packets: readonly NativePacket[], gso?: Uint32Array): number;
+  writePackets(h: NativeHandle, packets: readonly NativePacket[], gso?: Uint32Array, spans?: Uint32Array): number;
   close(h: NativeHandle): void;
   stats(h: NativeHandle): NativeStats;
   ifGetMtu(name: string): number;

@@ -14,9 +14,10 @@
  * handed to the dispatcher, then `deliverBatchEnd` runs once. Ownership: the slab is never
  * reused, so the stack may keep views into it for as long as it likes (zero-copy receive).
  *
- * Send: `writePackets` gives the native side, per packet, the header area and the payload views
- * as separate pieces; it issues one writev per packet (a TUN write is exactly one packet) inside
- * one native call. Nothing is copied in JavaScript.
+ * Send: `writePackets` gives the native side, per packet, the header buffer (with the header's
+ * offset and length in a reused Uint32Array of spans, so no view is made per packet) and the
+ * payload views as separate pieces; it issues one writev per packet (a TUN write is exactly one
+ * packet) inside one native call. Nothing is copied in JavaScript.
  *
  * Offloads (`vnetHdr`): the device is opened with IFF_VNET_HDR and TUNSETOFFLOAD, so every read
  * and write carries a virtio-net header. Receive: the kernel hands over TCP segments of up to
@@ -129,8 +130,18 @@ export class TunEndpoint implements LinkEndpoint {
    * array's `length` (to trim or clear a reused one) is a runtime call, dearer than allocating.
    */
   private readonly one: NativePacket[] = [EMPTY];
+  /**
+   * The pieces of that one packet when it is a header and one payload view (a request/response
+   * data segment), reused the same way; both slots are reset after the call.
+   */
+  private readonly pair: Uint8Array[] = [EMPTY, EMPTY];
   /** Per-slot gso sizes for the addon (grown on demand; only passed when a batch has one). */
   private gso = new Uint32Array(16);
+  /**
+   * Per-slot header spans for the addon: packet i's first piece is its whole header buffer `buf`,
+   * and [spans[2i], spans[2i] + spans[2i+1]) the header bytes in it (no subarray per packet).
+   */
+  private spans = new Uint32Array(32);
 
   /** Opens (creating if needed) a TUN device and configures it; throws LinkTunError. */
   static open(opts: TunOptions = {}): TunEndpoint {
@@ -201,6 +212,8 @@ export class TunEndpoint implements LinkEndpoint {
     const n = pkts.length;
     if (n === 0) return 0;
     const out = n === 1 ? this.one : new Array<NativePacket>(n);
+    if (this.spans.length < 2 * n) this.spans = new Uint32Array(Math.max(2 * n, this.spans.length * 2));
+    const spans = this.spans;
     let gso: Uint32Array | undefined;
     for (let i = 0; i < n; i++) {
       const p = pkts[i]!;
@@ -212,11 +225,18 @@ export class TunEndpoint implements LinkEndpoint {
         }
         gso[i] = p.gsoSize;
       }
-      const head = p.buf.subarray(p.start, p.end);
+      const head = p.buf;
+      spans[2 * i] = p.start;
+      spans[2 * i + 1] = p.end - p.start;
       const payload = p.payload;
       const np = payload.length;
       if (np === 0) {
         out[i] = head;
+      } else if (np === 1 && n === 1) {
+        const pair = this.pair;
+        pair[0] = head;
+        pair[1] = payload[0]!;
+        out[i] = pair;
       } else if (np === 1) {
         out[i] = [head, payload[0]!];
       } else {
@@ -226,10 +246,12 @@ export class TunEndpoint implements LinkEndpoint {
         out[i] = list;
       }
     }
-    const accepted = gso === undefined ? this.native.writePackets(this.handle, out)
-      : this.native.writePackets(this.handle, out, gso);
-    // The native side copied what it queued: drop the reused slot's reference to the packet.
-    if (n === 1) out[0] = EMPTY;
+    const accepted = this.native.writePackets(this.handle, out, gso, spans);
+    // The native side copied what it queued: drop the reused slots' references to the packet.
+    if (n === 1) {
+      out[0] = EMPTY;
+      this.pair[0] = this.pair[1] = EMPTY;
+    }
     return accepted;
   }
 

@@ -28,9 +28,9 @@ function world(mode: EchoMode) {
   const client = mk(pipe.a, "10.9.0.1/24", 1);
   const server = mk(pipe.b, "10.9.0.2/24", 2);
   const echo = new EchoServer({ stack: server, port: 7, mode }).start();
-  /** Runs virtual time until `done()` or nothing is left to do (bounded). */
-  const run = (done: () => boolean) => {
-    for (let i = 0; i < 100_000 && !done(); i++) if (!clock.step()) break;
+  /** Runs virtual time until `done()` or nothing is left to do (no timer, and `busy()` false; bounded). */
+  const run = (done: () => boolean, busy: () => boolean = () => false) => {
+    for (let i = 0; i < 100_000 && !done(); i++) if (!clock.step() && !busy()) break;
   };
   return { clock, client, server, echo, run };
 }
@@ -73,7 +73,7 @@ describe("EchoServer over UDP", () => {
 
 describe.skipIf(!tcp)("EchoServer over TCP", () => {
   /** Connects, writes `data`, half-closes, and reads everything until the server's FIN. */
-  function exchange(mode: EchoMode, data: Uint8Array) {
+  function exchange(mode: EchoMode, data: Uint8Array, readChunk = 65536) {
     const w = world(mode);
     const [c] = open(w.client, TCP_PROTOCOL);
     const r0 = c.connect({ addr: SERVER, port: 7 });
@@ -82,8 +82,10 @@ describe.skipIf(!tcp)("EchoServer over TCP", () => {
     let shut = false;
     let eof = false;
     const chunks: Uint8Array[] = [];
-    const buf = new Uint8Array(65536);
+    const buf = new Uint8Array(readChunk);
+    let moved = false; // the last round read or wrote something (a slow reader is not idle)
     w.run(() => {
+      moved = false;
       if (sent < data.length) {
         const n = c.write(data.subarray(sent));
         if (!isError(n)) sent += n;
@@ -95,9 +97,11 @@ describe.skipIf(!tcp)("EchoServer over TCP", () => {
         if (r === Err.ClosedForReceive) { eof = true; break; }
         if (isError(r)) break;
         chunks.push(buf.slice(0, r.count));
+        moved = true;
+        if (readChunk < 65536) break; // a slow reader: one small read per round
       }
       return eof;
-    });
+    }, () => moved);
     return { w, eof, got: Buffer.concat(chunks) };
   }
 
@@ -107,6 +111,14 @@ describe.skipIf(!tcp)("EchoServer over TCP", () => {
     expect(eof).toBe(true);
     expect(Buffer.compare(got, Buffer.from(data))).toBe(0);
     expect(w.echo.stats()).toMatchObject({ tcpAccepted: 1, tcpBytesIn: 200_000, tcpBytesOut: 200_000, tcpErrors: 0 });
+  });
+
+  it("echo to a slow reader: the server's writes block and it resumes on EventOut after the client's FIN (no input left to wake it)", () => {
+    const data = new Uint8Array(16 << 20).map((_, i) => (i * 13) & 0xff);
+    const { eof, got, w } = exchange("echo", data, 2048);
+    expect(eof).toBe(true);
+    expect(Buffer.compare(got, Buffer.from(data))).toBe(0);
+    expect(w.echo.stats()).toMatchObject({ tcpBytesIn: 16 << 20, tcpBytesOut: 16 << 20, tcpErrors: 0 });
   });
 
   it("sink: after the client's FIN the server writes the byte count in ASCII decimal plus \\n, then closes", () => {

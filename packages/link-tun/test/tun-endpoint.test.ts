@@ -24,8 +24,13 @@ function fakeNative(): Fake {
     start: (_h, cb, meta) => { f.onBatch = cb; f.meta = meta; },
     setReading: () => {},
     setRef: () => {},
-    // Copies the outer array: the endpoint reuses it (and the piece lists) between calls.
-    writePackets: (_h, pkts) => { f.writes.push(pkts.map((p) => (Array.isArray(p) ? [...p] : p))); return pkts.length; },
+    // Copies the outer array: the endpoint reuses it (and the piece lists) between calls. Applies
+    // the header spans as the addon does (packet i's first piece narrowed to its span).
+    writePackets: (_h, pkts, _gso, spans) => {
+      const cut = (x: Uint8Array, i: number) => (spans ? x.subarray(spans[2 * i]!, spans[2 * i]! + spans[2 * i + 1]!) : x);
+      f.writes.push(pkts.map((p, i) => (Array.isArray(p) ? p.map((x, k) => (k === 0 ? cut(x, i) : x)) : cut(p, i))));
+      return pkts.length;
+    },
     close: () => { f.closed++; },
     stats: () => ({ rxPackets: 0, rxBytes: 0, rxBatches: 0, rxErrors: 0, txPackets: 0, txBytes: 0, txQueued: 0, txDrops: 0,
       txErrors: 0, txEagain: 0, txGsoPackets: 0, queueLength: 0, lastRxErrno: 0, lastTxErrno: 0 }),
@@ -131,6 +136,41 @@ describe("TunEndpoint (fake addon)", () => {
     expect(first.map((x) => x.length)).toEqual([20, 3]);
     expect(first[1]).toBe(payload); // the payload view itself, not a copy
     expect((call![1] as Uint8Array).length).toBe(28);
+  });
+
+  it("one packet with one payload view (request/response): each call gets its own pieces, and the reused piece list keeps no reference afterwards", () => {
+    const f = fakeNative();
+    const raw: NativePacket[] = [];
+    const write = f.writePackets;
+    f.writePackets = (h, pkts, gso, spans) => {
+      raw.push(pkts[0]!);
+      return write(h, pkts, gso, spans);
+    };
+    setNativeForTesting(f);
+    const t = TunEndpoint.open({ name: "nt0" });
+    const p1 = new Uint8Array([1, 1]);
+    const p2 = new Uint8Array([2, 2, 2]);
+    const a = PacketBuffer.outbound(40, p1);
+    a.prepend(20);
+    const b = PacketBuffer.outbound(40, p2);
+    b.prepend(32);
+    a.buf[a.start] = 0xa1;
+    a.buf[a.end - 1] = 0xa2;
+    b.buf[b.start] = 0xb1;
+    expect(t.writePackets([a])).toBe(1);
+    expect(t.writePackets([b])).toBe(1);
+    // What the native side saw during each call (the fake copied the pieces then).
+    const seen = f.writes.map((w) => (w[0] as Uint8Array[]).map((x) => x.length));
+    expect(seen).toEqual([[20, 2], [32, 3]]);
+    // The header piece is exactly the header bytes (the span the addon is given), first to last.
+    const h1 = (f.writes[0]![0] as Uint8Array[])[0]!;
+    expect([h1[0], h1[19]]).toEqual([0xa1, 0xa2]);
+    expect((f.writes[1]![0] as Uint8Array[])[0]![0]).toBe(0xb1);
+    expect((f.writes[0]![0] as Uint8Array[])[1]).toBe(p1);
+    expect((f.writes[1]![0] as Uint8Array[])[1]).toBe(p2);
+    // The same list was reused, and once a call returns it no longer holds the packet's views.
+    expect(raw[0]).toBe(raw[1]);
+    expect((raw[0] as Uint8Array[]).map((x) => x.length)).toEqual([0, 0]);
   });
 
   it("refuses writes after close and counts them; close is idempotent", () => {

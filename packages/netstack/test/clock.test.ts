@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { ManualClock, RealClock, TimerHeap, TimerRecord } from "../src/clock/clock.js";
+import { ManualClock, RealClock, TimerHeap, TimerRecord, type HostTimer } from "../src/clock/clock.js";
 
 // Property tests run with a fixed seed; FC_SEED=<n> replays another one.
 const SEED = Number(process.env.FC_SEED ?? 20240611);
@@ -289,4 +289,176 @@ describe("RealClock", () => {
     expect(c.now() - start).toBeGreaterThanOrEqual(19);
     expect(c.pendingTimers()).toBe(0);
   }, 1000);
+});
+
+/** A host timer on virtual time that records every arm and disarm (RealClock's test seam). */
+class FakeHost implements HostTimer {
+  t = 1000;
+  arms = 0;
+  disarms = 0;
+  readonly live = new Set<{ fn: () => void; at: number; ref: boolean }>();
+  now(): number {
+    return this.t;
+  }
+  arm(fn: () => void, delayMs: number, ref: boolean): unknown {
+    const h = { fn, at: this.t + delayMs, ref };
+    this.live.add(h);
+    this.arms++;
+    return h;
+  }
+  disarm(handle: unknown): void {
+    this.live.delete(handle as { fn: () => void; at: number; ref: boolean });
+    this.disarms++;
+  }
+  setRef(handle: unknown, ref: boolean): void {
+    (handle as { ref: boolean }).ref = ref;
+  }
+  /** The one armed host timer's time (RealClock never keeps two). */
+  armedAt(): number | undefined {
+    expect(this.live.size).toBeLessThanOrEqual(1);
+    for (const h of this.live) return h.at;
+    return undefined;
+  }
+  /** Moves time to `to`, firing host timers that fall due on the way, in order. */
+  advance(to: number): void {
+    for (;;) {
+      let first: { fn: () => void; at: number; ref: boolean } | undefined;
+      for (const h of this.live) if (h.at <= to && (!first || h.at < first.at)) first = h;
+      if (!first) break;
+      this.live.delete(first);
+      if (first.at > this.t) this.t = first.at;
+      first.fn();
+    }
+    this.t = to;
+  }
+}
+
+describe("RealClock driving one host timer", () => {
+  it("re-arms the host timer only when the earliest deadline moves earlier, not when it moves later or is cancelled", () => {
+    const host = new FakeHost();
+    const c = new RealClock(host);
+    const delack = c.createTimer(() => {});
+    const rto = c.createTimer(() => {});
+    delack.schedule(40);
+    expect(host.arms).toBe(1);
+    expect(host.armedAt()).toBe(1040);
+    // A request/response round trip: the retransmit timer re-armed later, the delayed ACK
+    // cancelled and armed again a little later: no host timer call at all.
+    for (let i = 0; i < 100; i++) {
+      host.t += 0.05;
+      rto.schedule(200);
+      delack.cancel();
+      delack.schedule(40);
+    }
+    expect(host.arms).toBe(1);
+    expect(host.disarms).toBe(0);
+    // An earlier deadline does re-arm (once), replacing the old host timer.
+    const early = c.createTimer(() => {});
+    early.schedule(5);
+    expect(host.arms).toBe(2);
+    expect(host.disarms).toBe(1);
+    expect(host.armedAt()).toBe(host.t + 5);
+  });
+
+  it("a host timer that fires before the earliest deadline fires nothing and re-arms for that deadline", () => {
+    const host = new FakeHost();
+    const c = new RealClock(host);
+    const log: string[] = [];
+    const a = c.createTimer(() => log.push("a"));
+    a.schedule(10);
+    a.schedule(30); // later: the host timer stays at +10
+    expect(host.armedAt()).toBe(1010);
+    host.advance(1010);
+    expect(log).toEqual([]);
+    expect(a.pending).toBe(true);
+    expect(host.armedAt()).toBe(1030);
+    host.advance(1030);
+    expect(log).toEqual(["a"]);
+    expect(c.pendingTimers()).toBe(0);
+    expect(host.live.size).toBe(0);
+  });
+
+  it("fires every due timer in deadline order when the host timer fires, including ones armed by a firing timer", () => {
+    const host = new FakeHost();
+    const c = new RealClock(host);
+    const log: string[] = [];
+    const b = c.createTimer(() => log.push("b"));
+    const chained = c.createTimer(() => log.push("chained"));
+    const a = c.createTimer(() => {
+      log.push("a");
+      chained.schedule(0);
+    });
+    b.schedule(20);
+    a.schedule(20);
+    host.advance(1020);
+    expect(log).toEqual(["b", "a", "chained"]);
+    expect(c.pendingTimers()).toBe(0);
+  });
+
+  it("ref(): armed timers keep the process alive, and the host timer goes as soon as none is armed", () => {
+    const host = new FakeHost();
+    const c = new RealClock(host);
+    const t = c.createTimer(() => {});
+    t.schedule(50);
+    expect([...host.live][0]!.ref).toBe(false);
+    c.ref();
+    expect([...host.live][0]!.ref).toBe(true);
+    const e = c.createTimer(() => {});
+    e.schedule(10); // re-armed earlier: still ref'd
+    expect([...host.live][0]!.ref).toBe(true);
+    e.cancel();
+    t.cancel();
+    expect(host.live.size).toBe(0);
+    c.unref();
+    t.schedule(50);
+    expect([...host.live][0]!.ref).toBe(false);
+    t.cancel();
+    expect(host.live.size).toBe(1); // unref'd: left to fire once, harmlessly
+  });
+
+  it("property: under any schedule/cancel/advance sequence no timer fires early or is missed, and the host timer is never later than the earliest deadline", () => {
+    const op = fc.oneof(
+      fc.record({ k: fc.constant("schedule" as const), i: fc.nat(4), d: fc.double({ min: 0, max: 100, noNaN: true }) }),
+      fc.record({ k: fc.constant("cancel" as const), i: fc.nat(4) }),
+      fc.record({ k: fc.constant("advance" as const), d: fc.double({ min: 0, max: 60, noNaN: true }) }),
+    );
+    assertProperty(
+      fc.property(fc.array(op, { maxLength: 80 }), (ops) => {
+        const host = new FakeHost();
+        const c = new RealClock(host);
+        const fired: number[] = [];
+        const timers = [0, 1, 2, 3, 4].map((i) => c.createTimer(() => {
+          // RealClock fires a timer at most 0.5 ms before its deadline (host timers are whole ms).
+          expect(c.now()).toBeGreaterThanOrEqual(deadlines[i]! - 0.5);
+          fired.push(i);
+        }));
+        const deadlines: number[] = [0, 0, 0, 0, 0];
+        for (const o of ops) {
+          if (o.k === "schedule") {
+            timers[o.i]!.schedule(o.d);
+            deadlines[o.i] = c.now() + o.d;
+          } else if (o.k === "cancel") {
+            timers[o.i]!.cancel();
+          } else {
+            host.advance(host.t + o.d);
+          }
+          // Whenever a timer is armed, the host timer is armed no later than the earliest one
+          // (the clock's time is the host's minus 1000; host delays are rounded up to whole ms).
+          const pend = timers.flatMap((t) => (t.pending ? [t.deadline] : []));
+          if (pend.length > 0) {
+            const at = host.armedAt();
+            expect(at).toBeDefined();
+            expect(at! - 1000).toBeLessThanOrEqual(Math.min(...pend) + 1);
+          }
+        }
+        // Running on until idle fires every timer still armed, none twice.
+        const left = timers.filter((t) => t.pending).length;
+        const before = fired.length;
+        for (let n = 0; n < 100 && c.pendingTimers() > 0; n++) host.advance(host.armedAt()!);
+        expect(c.pendingTimers()).toBe(0);
+        expect(fired.length - before).toBe(left);
+      }),
+      300,
+    );
+  });
 });

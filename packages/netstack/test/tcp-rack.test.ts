@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { ACK, PEER_ISS, SYN, TcpPeer, addr, bytes, newTcp, ok, type SentSegment } from "./helpers/tcp-harness.js";
 import { TimerProbe, TimerRack } from "../src/transport/tcp/snd.js";
-import { SEG_RETRANS, SEG_SACKED } from "../src/transport/tcp/rack.js";
+import { Rack, SEG_LOST, SEG_RETRANS, SEG_SACKED } from "../src/transport/tcp/rack.js";
 import type { TcpProtocolOptions } from "../src/transport/tcp/index.js";
 import { ShutdownWrite } from "../src/tcpip/endpoint.js";
 
@@ -292,4 +292,50 @@ describe("Tail loss probe (RFC 8985 §7)", () => {
     c.ack(c.base, [c.base + MSS, c.base + 2 * MSS]);
     expect(c.snd.timerMode).not.toBe(TimerProbe);
   });
+});
+
+describe("RACK record storage (slots reused after every record is acknowledged)", () => {
+  /** Sends [a, b) as new data at `now`; SND.MAX is `a`. */
+  const send = (r: Rack, a: number, b: number, now: number) => r.onTransmit(a >>> 0, b >>> 0, now, a >>> 0);
+
+  for (const flight of [3, 100]) {
+    it(`after a flight of ${flight} records is acknowledged, only the new records are visible (count, record, last, loss marking)`, () => {
+      const r = new Rack();
+      const base = 0xfffff000; // sequence numbers wrap inside the test
+      for (let i = 0; i < flight; i++) send(r, base + i * 100, base + (i + 1) * 100, i);
+      const end = (base + flight * 100) >>> 0;
+      r.onCumulativeAck(end, flight + 10);
+      expect(r.count).toBe(0);
+      expect(r.record(0)).toBeNull();
+      // Two new records land in the reused slots; the stale ones behind them stay invisible.
+      send(r, end, end + 50, 1000);
+      send(r, end + 50, end + 100, 1001);
+      expect(r.count).toBe(2);
+      expect(r.record(0)).toMatchObject({ start: end, end: (end + 50) >>> 0, flags: 0, xmitTs: 1000 });
+      expect(r.record(1)).toMatchObject({ start: (end + 50) >>> 0, end: (end + 100) >>> 0, flags: 0, xmitTs: 1001 });
+      expect(r.record(2)).toBeNull();
+      expect(r.lastStart()).toBe((end + 50) >>> 0);
+      expect(r.lastEnd()).toBe((end + 100) >>> 0);
+      // RFC 8985 §6.2: the second is SACKed, so the first (sent 1 ms earlier, RACK.rtt 9 ms, no
+      // reordering window) is lost 10 ms later — and nothing else is: the old records are gone.
+      r.onSacked((end + 50) >>> 0, (end + 100) >>> 0, (end + 50) >>> 0, (end + 100) >>> 0, 1010);
+      expect(r.detectLoss(1100, 0)).toBe(0);
+      expect(r.marked).toBe(1);
+      expect(r.lostBytes).toBe(50);
+      expect(r.record(0)!.flags).toBe(SEG_LOST);
+      expect(r.record(1)!.flags).toBe(SEG_SACKED);
+      const lost = r.nextLostIndex(0);
+      expect(r.startAt(lost)).toBe(end);
+      expect(r.nextLostIndex(lost + 1)).toBe(-1);
+      // A retransmission of part of the lost record splits it inside the live range only.
+      r.onTransmit(end, (end + 20) >>> 0, 1200, (end + 100) >>> 0);
+      expect(r.count).toBe(3);
+      expect(r.record(0)).toMatchObject({ start: end, end: (end + 20) >>> 0, flags: SEG_RETRANS, xmitTs: 1200 });
+      expect(r.record(1)).toMatchObject({ start: (end + 20) >>> 0, end: (end + 50) >>> 0, flags: SEG_LOST });
+      expect(r.record(3)).toBeNull();
+      r.onCumulativeAck((end + 100) >>> 0, 1300);
+      expect(r.count).toBe(0);
+      expect(r.lostBytes).toBe(0);
+    });
+  }
 });

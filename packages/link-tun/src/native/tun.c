@@ -6,17 +6,19 @@
  * no thread pool, no locks.
  *
  * Read path: the fd is non-blocking and watched by a uv_poll_t. On each readable wakeup we drain
- * up to `batchMax` packets into ONE freshly allocated slab (one read() per packet, packets laid
- * end to end; one packet per wakeup for request/response traffic, see SINGLE_AFTER), hand the
- * slab to JavaScript as an external ArrayBuffer (a copy in a plain one when it is small, see
- * SMALL_COPY), and write each packet's
- * (offset, length) into a Uint32Array the JavaScript side created once and owns. JavaScript is
- * called once per batch. The slab is never reused: the ArrayBuffer's finalizer frees it when the
- * last view into it is collected (PacketBuffer's inbound ownership rule: the stack may keep views).
+ * up to `batchMax` packets into ONE slab (one read() per packet, packets laid end to end; one
+ * packet per wakeup for request/response traffic, see SINGLE_AFTER), hand the batch to JavaScript
+ * and write each packet's (offset, length) into a Uint32Array the JavaScript side created once and
+ * owns. JavaScript is called once per batch. A small batch (SMALL_COPY) is copied into a plain
+ * ArrayBuffer and its slab is read into again at the next wakeup; a large one is handed over as
+ * an external ArrayBuffer and never reused: its finalizer frees it when the last view into it is
+ * collected (PacketBuffer's inbound ownership rule: the stack may keep views).
  *
  * Write path: writePackets(handle, packets) takes an array whose elements are either a Uint8Array
  * (a whole packet) or an array of Uint8Array pieces (header area, payload pieces) and issues ONE
- * writev() per packet. A TUN write carries exactly one packet, so packets are never concatenated.
+ * writev() per packet. An optional Uint32Array of spans narrows each packet's first piece (the
+ * stack's header buffer) to its header bytes, so JavaScript makes no view per packet. A TUN write
+ * carries exactly one packet, so packets are never concatenated.
  * When the kernel answers EAGAIN the rest is copied into a bounded FIFO that is flushed when the
  * fd becomes writable; what does not fit is dropped and counted.
  *
@@ -115,6 +117,8 @@ typedef struct tun_handle {
   double tx_packets, tx_bytes, tx_queued, tx_drops, tx_errors, tx_eagain, tx_gso;
   int last_rx_errno, last_tx_errno;
   int vnet;            /* IFF_VNET_HDR: reads and writes carry a virtio_net_hdr first */
+  uint8_t *spare;      /* read slab kept for the next wakeup (its last batch was copied out) */
+  size_t spare_cap;
   uint32_t single_streak; /* consecutive wakeups that brought exactly one packet */
 } tun_handle;
 
@@ -224,6 +228,7 @@ static tun_handle *unwrap(napi_env env, napi_value obj) {
 
 static void maybe_free(tun_handle *h) {
   if (!h->wrap_gone || !h->poll_closed) return;
+  free(h->spare);
   for (uint32_t i = 0; i < h->q_len; i++) free(h->q[(h->q_head + i) % h->q_cap].data);
   free(h->q);
   free(h);
@@ -422,7 +427,10 @@ static void call_js(tun_handle *h, napi_value slab, int32_t count) {
   if (h->in_cb == 0 && h->release_pending) release_refs(h);
 }
 
-static void deliver_batch(tun_handle *h, uint8_t *slab, size_t used, uint32_t count) {
+/* Hands a batch to JavaScript. A small batch (see SMALL_COPY) is copied out and its slab kept as
+ * the handle's spare for the next wakeup, so request/response traffic reads into the same memory
+ * every time (no malloc and free of a read slab per packet); a large one is handed over whole. */
+static void deliver_batch(tun_handle *h, uint8_t *slab, size_t cap, size_t used, uint32_t count) {
   napi_env env = h->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) {
@@ -439,7 +447,11 @@ static void deliver_batch(tun_handle *h, uint8_t *slab, size_t used, uint32_t co
       return;
     }
     memcpy(dst, slab, used);
-    free(slab);
+    /* Copied: the slab is ours again. Kept before calling JavaScript, which may close the handle
+     * (maybe_free releases the spare). */
+    free(h->spare);
+    h->spare = slab;
+    h->spare_cap = cap;
   } else if (napi_create_external_arraybuffer(env, slab, used, free_slab, NULL, &ab) != napi_ok) {
     /* Runtimes that forbid external buffers: copy once into a runtime-owned buffer. */
     bool pending = false;
@@ -475,7 +487,15 @@ static void report_read_error(tun_handle *h, int err) {
 static void read_batch(tun_handle *h) {
   size_t cap = SLAB_INITIAL;
   if (cap < 2 * h->read_size) cap = 2 * h->read_size;
-  uint8_t *slab = malloc(cap);
+  uint8_t *slab;
+  if (h->spare && h->spare_cap >= cap) {
+    slab = h->spare;
+    cap = h->spare_cap;
+  } else {
+    free(h->spare);
+    slab = malloc(cap);
+  }
+  h->spare = NULL;
   if (!slab) {
     h->rx_errors++;
     return;
@@ -521,9 +541,11 @@ static void read_batch(tun_handle *h) {
     uint8_t *shrunk = used <= SMALL_COPY ? slab : realloc(slab, used);
     if (shrunk) slab = shrunk;
     h->rx_batches++;
-    deliver_batch(h, slab, used, count);
+    deliver_batch(h, slab, cap, used, count);
   } else {
-    free(slab);
+    /* Nothing read: keep the slab for the next wakeup. */
+    h->spare = slab;
+    h->spare_cap = cap;
     if (err && !h->closed) {
       /* The device went away (EBADFD after `ip link del`, EIO, ...): stop reading and tell
        * JavaScript once, instead of spinning on a descriptor that is always "readable". */
@@ -613,9 +635,22 @@ static void update_poll(tun_handle *h) {
   h->events = want;
 }
 
+/* Narrows the first piece of a packet to span[0] (offset) and span[1] (length) inside it, when
+ * JavaScript passed spans (see writePackets): the header area goes as the whole header buffer
+ * plus a span, not as a view made per packet. Returns -1 when the span does not fit. */
+static int apply_span(const uint32_t *span, void **data, size_t *len) {
+  if (!span) return 0;
+  if ((size_t)span[0] > *len || (size_t)span[1] > *len - (size_t)span[0]) return -1;
+  *data = (uint8_t *)*data + span[0];
+  *len = span[1];
+  return 0;
+}
+
 /* Reads one packet element: a Uint8Array, or an array of Uint8Array pieces. Returns the piece
- * count (0 for an empty or unusable element) and fills iov / total. */
-static int gather(napi_env env, napi_value el, struct iovec *iov, size_t *total, uint32_t max_pieces) {
+ * count (0 for an empty or unusable element) and fills iov / total. `span` (or NULL) narrows the
+ * first piece. */
+static int gather(napi_env env, napi_value el, struct iovec *iov, size_t *total, uint32_t max_pieces,
+                  const uint32_t *span) {
   bool is_ta = false, is_arr = false;
   *total = 0;
   napi_is_typedarray(env, el, &is_ta);
@@ -625,6 +660,7 @@ static int gather(napi_env env, napi_value el, struct iovec *iov, size_t *total,
     void *data;
     if (napi_get_typedarray_info(env, el, &t, &len, &data, NULL, NULL) != napi_ok || t != napi_uint8_array)
       return 0;
+    if (apply_span(span, &data, &len) != 0) return 0;
     iov[0].iov_base = data;
     iov[0].iov_len = len;
     *total = len;
@@ -644,6 +680,7 @@ static int gather(napi_env env, napi_value el, struct iovec *iov, size_t *total,
     if (napi_get_element(env, el, i, &piece) != napi_ok) return 0;
     if (napi_get_typedarray_info(env, piece, &t, &len, &data, NULL, NULL) != napi_ok || t != napi_uint8_array)
       return 0;
+    if (i == 0 && apply_span(span, &data, &len) != 0) return 0;
     if (len == 0) continue;
     iov[cnt].iov_base = data;
     iov[cnt].iov_len = len;
@@ -687,12 +724,29 @@ static int gso_header(const struct iovec *first, uint32_t gso_size, struct virti
   return 0;
 }
 
-/* writePackets(handle, packets: (Uint8Array | Uint8Array[])[], gso?: Uint32Array) -> number accepted
+/* Reads an optional Uint32Array argument; NULL (and *len 0) when it is anything else. */
+static const uint32_t *u32_arg(napi_env env, napi_value v, size_t *len) {
+  bool is_ta = false;
+  *len = 0;
+  napi_is_typedarray(env, v, &is_ta);
+  if (!is_ta) return NULL;
+  napi_typedarray_type t;
+  void *data = NULL;
+  if (napi_get_typedarray_info(env, v, &t, len, &data, NULL, NULL) != napi_ok || t != napi_uint32_array) {
+    *len = 0;
+    return NULL;
+  }
+  return (const uint32_t *)data;
+}
+
+/* writePackets(handle, packets: (Uint8Array | Uint8Array[])[], gso?: Uint32Array, spans?: Uint32Array)
+ * -> number accepted
  * One writev() per packet: a TUN write is exactly one packet. gso[i] > 0 (vnet only): packet i is
- * a TCP super-segment to be cut into gso[i]-byte segments by the kernel. */
+ * a TCP super-segment to be cut into gso[i]-byte segments by the kernel. spans[2i], spans[2i+1]:
+ * the offset and length of packet i's header inside its first piece. */
 static napi_value js_write_packets(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3], out;
+  size_t argc = 4;
+  napi_value argv[4], out;
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 2) {
     napi_throw_type_error(env, "EINVAL", "writePackets(handle, packets[, gso])");
@@ -708,20 +762,9 @@ static napi_value js_write_packets(napi_env env, napi_callback_info info) {
     return NULL;
   }
   NAPI_CALL(env, napi_get_array_length(env, argv[1], &n));
-  const uint32_t *gso = NULL;
-  size_t gso_len = 0;
-  if (argc > 2) {
-    bool is_ta = false;
-    napi_is_typedarray(env, argv[2], &is_ta);
-    if (is_ta) {
-      napi_typedarray_type t;
-      void *data = NULL;
-      if (napi_get_typedarray_info(env, argv[2], &t, &gso_len, &data, NULL, NULL) == napi_ok && t == napi_uint32_array)
-        gso = (const uint32_t *)data;
-      else
-        gso_len = 0;
-    }
-  }
+  size_t gso_len = 0, spans_len = 0;
+  const uint32_t *gso = argc > 2 ? u32_arg(env, argv[2], &gso_len) : NULL;
+  const uint32_t *spans = argc > 3 ? u32_arg(env, argv[3], &spans_len) : NULL;
   struct virtio_net_hdr vh;
   uint32_t accepted = 0;
   if (h->closed) {
@@ -736,7 +779,8 @@ static napi_value js_write_packets(napi_env env, napi_callback_info info) {
     if (napi_get_element(env, argv[1], i, &el) != napi_ok) break;
     size_t total = 0;
     int base = h->vnet;
-    int cnt = gather(env, el, iov + base, &total, MAX_PIECES - (uint32_t)base);
+    const uint32_t *span = spans && 2 * (size_t)i + 1 < spans_len ? spans + 2 * (size_t)i : NULL;
+    int cnt = gather(env, el, iov + base, &total, MAX_PIECES - (uint32_t)base, span);
     if (cnt <= 0) {
       h->tx_errors++;
       h->last_tx_errno = cnt < 0 ? EMSGSIZE : EINVAL;

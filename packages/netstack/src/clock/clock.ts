@@ -31,31 +31,41 @@ export interface Clock {
 /**
  * Binary min-heap of timer records keyed by (deadline, sequence). Shared by the manual and the
  * real clock. Cancel is lazy-free: records carry their heap index so removal is O(log n).
+ *
+ * The array only grows: `n` counts the live records and slots from `n` on hold null. A TCP
+ * connection arms and cancels timers every round trip, so the heap keeps going from empty to a
+ * few records and back; Array push/pop would shrink the backing store on the way down (a runtime
+ * call) and allocate a new one on the way up.
  */
 export class TimerHeap {
-  private heap: TimerRecord[] = [];
+  private heap: (TimerRecord | null)[] = [];
+  private n = 0;
   private seq = 0;
 
   get size(): number {
-    return this.heap.length;
+    return this.n;
   }
 
   peek(): TimerRecord | undefined {
-    return this.heap[0];
+    return this.n > 0 ? this.heap[0]! : undefined;
   }
 
   insert(r: TimerRecord, deadline: number): void {
     r.deadline = deadline;
     r.seq = this.seq++;
-    r.index = this.heap.length;
-    this.heap.push(r);
-    this.up(r.index);
+    const i = this.n++;
+    r.index = i;
+    if (i < this.heap.length) this.heap[i] = r;
+    else this.heap.push(r);
+    this.up(i);
   }
 
   remove(r: TimerRecord): void {
     const i = r.index;
     if (i < 0) return;
-    const last = this.heap.pop()!;
+    const k = --this.n;
+    const last = this.heap[k]!;
+    this.heap[k] = null; // no reference to a record that left (its endpoint may be gone)
     r.index = -1;
     if (last !== r) {
       this.heap[i] = last;
@@ -66,8 +76,9 @@ export class TimerHeap {
   }
 
   pop(): TimerRecord | undefined {
-    const top = this.heap[0];
-    if (top) this.remove(top);
+    if (this.n === 0) return undefined;
+    const top = this.heap[0]!;
+    this.remove(top);
     return top;
   }
 
@@ -87,12 +98,13 @@ export class TimerHeap {
 
   private down(i: number): void {
     const h = this.heap;
+    const n = this.n;
     for (;;) {
       const l = 2 * i + 1;
       const r = l + 1;
       let m = i;
-      if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
-      if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
+      if (l < n && this.less(h[l]!, h[m]!)) m = l;
+      if (r < n && this.less(h[r]!, h[m]!)) m = r;
       if (m === i) return;
       this.swap(i, m);
       i = m;
@@ -207,17 +219,65 @@ export class ManualClock extends HeapClockBase {
 }
 
 /**
- * Real time: one heap of timers driven by a single unref'd Node timeout that always targets the
- * earliest deadline, instead of one Node timer per protocol timer.
+ * The host timer a RealClock drives its heap with: Node's setTimeout by default. Tests pass a fake
+ * to see exactly when the host timer is (re)armed; `now` is then the fake's time as well.
+ */
+export interface HostTimer {
+  /** Monotonic milliseconds. */
+  now(): number;
+  /** Arms a one-shot host timer calling `fn` after `delayMs`; `ref`: it keeps the process alive. */
+  arm(fn: () => void, delayMs: number, ref: boolean): unknown;
+  /** Cancels a handle `arm` returned (it may have fired already). */
+  disarm(handle: unknown): void;
+  /** Changes whether an armed handle keeps the process alive. */
+  setRef(handle: unknown, ref: boolean): void;
+}
+
+const nodeHostTimer: HostTimer = {
+  now: () => performance.now(),
+  arm(fn, delayMs, ref) {
+    const t = setTimeout(fn, delayMs);
+    if (!ref) t.unref();
+    return t;
+  },
+  disarm(handle) {
+    clearTimeout(handle as NodeJS.Timeout);
+  },
+  setRef(handle, ref) {
+    if (ref) (handle as NodeJS.Timeout).ref();
+    else (handle as NodeJS.Timeout).unref();
+  },
+};
+
+/**
+ * Real time: one heap of timers driven by a single unref'd host timeout, instead of one Node timer
+ * per protocol timer.
+ *
+ * The host timer is re-armed only when the earliest deadline moves EARLIER than the time it is
+ * set for. When the earliest timer is cancelled or pushed later (a TCP endpoint re-arms its
+ * retransmit timer on every ACK, and arms and cancels its delayed-ACK timer on every
+ * request/response round trip), the host timer stays as it is: it fires early, finds nothing due,
+ * and is armed again for the deadline then at the head. A round trip therefore costs no Node timer
+ * call at all in the steady state (Node's setTimeout allocates a Timeout object and may insert a
+ * timer list each time), and only one spurious wakeup per delayed-ACK interval.
  */
 export class RealClock extends HeapClockBase {
-  private handle: NodeJS.Timeout | null = null;
+  private handle: unknown = null;
+  /** When the armed host timer fires (Infinity: none armed). */
   private handleDeadline = Infinity;
-  private readonly origin = performance.now();
+  private readonly origin: number;
+  private readonly host: HostTimer;
   private firing = false;
+  private refed = false;
+
+  constructor(host: HostTimer = nodeHostTimer) {
+    super();
+    this.host = host;
+    this.origin = host.now();
+  }
 
   now(): number {
-    return performance.now() - this.origin;
+    return this.host.now() - this.origin;
   }
   wallNow(): number {
     return Date.now();
@@ -226,17 +286,26 @@ export class RealClock extends HeapClockBase {
   protected headChanged(): void {
     if (this.firing) return; // run() re-arms once when it finishes
     const top = this.timers.peek();
-    const want = top ? top.deadline : Infinity;
-    if (want === this.handleDeadline) return;
-    if (this.handle) {
-      clearTimeout(this.handle);
-      this.handle = null;
-      this.handleDeadline = Infinity;
+    if (!top) {
+      // Nothing armed: an unref'd host timer may stay (it fires once, harmlessly); a ref'd one
+      // would keep the process alive for nothing.
+      if (this.refed) this.disarmHost();
+      return;
     }
-    if (!top) return;
+    const want = top.deadline;
+    // Armed for this time or earlier already: it fires early if need be and re-arms then.
+    if (want >= this.handleDeadline) return;
+    this.disarmHost();
     this.handleDeadline = want;
-    this.handle = setTimeout(this.run, Math.max(0, Math.ceil(want - this.now())));
-    this.handle.unref();
+    this.handle = this.host.arm(this.run, Math.max(0, Math.ceil(want - this.now())), this.refed);
+  }
+
+  private disarmHost(): void {
+    if (this.handle !== null) {
+      this.host.disarm(this.handle);
+      this.handle = null;
+    }
+    this.handleDeadline = Infinity;
   }
 
   private readonly run = (): void => {
@@ -259,6 +328,13 @@ export class RealClock extends HeapClockBase {
 
   /** Keeps the process alive while timers are armed (by default the driving timer is unref'd). */
   ref(): void {
-    this.handle?.ref();
+    this.refed = true;
+    if (this.handle !== null) this.host.setRef(this.handle, true);
+  }
+
+  /** Back to the default: armed timers do not keep the process alive. */
+  unref(): void {
+    this.refed = false;
+    if (this.handle !== null) this.host.setRef(this.handle, false);
   }
 }

@@ -28,9 +28,17 @@ export const SEG_RETRANS = 4;
 const REO_WND_PERSIST = 16;
 /** RFC 8985 §6.2 step 4: DupThresh, the SACKed segments after which reo_wnd drops to 0. */
 const DUP_THRESH = 3;
+/**
+ * Record arrays up to this many slots are kept when every record is acknowledged, and reused: a
+ * request/response connection sends one record per round trip, and emptying the arrays
+ * (`length = 0`, a runtime call that also drops the backing stores) made each next push allocate
+ * five new ones. Larger arrays (a bulk flight) are released.
+ */
+const KEEP_SLOTS = 64;
 
 export class Rack {
-  // The records (see the file comment), live from index `head`.
+  // The records (see the file comment), live in [head, tail); slots from `tail` on are stale
+  // (kept for reuse, see KEEP_SLOTS).
   private st: number[] = [];
   private en: number[] = [];
   private ts: number[] = [];
@@ -38,6 +46,7 @@ export class Rack {
   /** Transmission order (a counter over every transmission of the connection). */
   private od: number[] = [];
   private head = 0;
+  private tail = 0;
   private nextOrder = 0;
 
   /** RACK.xmit_ts / RACK.end_seq: the most recently sent segment that was delivered (-1: none). */
@@ -70,23 +79,23 @@ export class Rack {
   marked = 0;
 
   get count(): number {
-    return this.st.length - this.head;
+    return this.tail - this.head;
   }
 
   /** Start, end, flags and transmit time of the record `i` places after the oldest (tests). */
   record(i: number): { start: number; end: number; flags: number; xmitTs: number; order: number } | null {
     const k = this.head + i;
-    if (k >= this.st.length) return null;
+    if (k >= this.tail) return null;
     return { start: this.st[k]!, end: this.en[k]!, flags: this.fl[k]!, xmitTs: this.ts[k]!, order: this.od[k]! };
   }
 
   /** Sequence range of the newest record, for a tail loss probe: [lastStart(), lastEnd()). */
   lastStart(): number {
-    return this.st[this.st.length - 1]!;
+    return this.st[this.tail - 1]!;
   }
 
   lastEnd(): number {
-    return this.en[this.en.length - 1]!;
+    return this.en[this.tail - 1]!;
   }
 
   /**
@@ -97,11 +106,11 @@ export class Rack {
     if (seqLT(seq, sndMax) && this.count > 0) {
       const rEnd = seqLT(end, sndMax) ? end : sndMax;
       let i = this.find(seq);
-      if (i < this.st.length && seqLT(this.st[i]!, seq)) {
+      if (i < this.tail && seqLT(this.st[i]!, seq)) {
         this.split(i, seq);
         i++;
       }
-      while (i < this.st.length && seqLT(this.st[i]!, rEnd)) {
+      while (i < this.tail && seqLT(this.st[i]!, rEnd)) {
         if (seqGT(this.en[i]!, rEnd)) this.split(i, rEnd);
         const f = this.fl[i]!;
         if ((f & (SEG_LOST | SEG_SACKED)) === SEG_LOST) this.lostBytes -= seqDiff(this.en[i]!, this.st[i]!);
@@ -114,11 +123,20 @@ export class Rack {
       if (!seqGT(end, sndMax)) return;
       seq = sndMax;
     }
-    this.st.push(seq);
-    this.en.push(end);
-    this.ts.push(now);
-    this.fl.push(0);
-    this.od.push(this.nextOrder++);
+    const k = this.tail++;
+    if (k < this.st.length) {
+      this.st[k] = seq;
+      this.en[k] = end;
+      this.ts[k] = now;
+      this.fl[k] = 0;
+      this.od[k] = this.nextOrder++;
+    } else {
+      this.st.push(seq);
+      this.en.push(end);
+      this.ts.push(now);
+      this.fl.push(0);
+      this.od.push(this.nextOrder++);
+    }
   }
 
   /**
@@ -126,7 +144,7 @@ export class Rack {
    * delivered now (RFC 8985 §6.2 steps 2-3).
    */
   onCumulativeAck(ack: number, now: number): void {
-    const n = this.st.length;
+    const n = this.tail;
     let h = this.head;
     while (h < n && seqLEQ(this.en[h]!, ack)) {
       const f = this.fl[h]!;
@@ -145,8 +163,8 @@ export class Rack {
     }
     this.head = h;
     if (h === n) {
-      this.st.length = this.en.length = this.ts.length = this.fl.length = this.od.length = 0;
-      this.head = 0;
+      this.head = this.tail = 0;
+      if (this.st.length > KEEP_SLOTS) this.st.length = this.en.length = this.ts.length = this.fl.length = this.od.length = 0;
     } else if (h >= 1024 && h * 2 >= n) {
       this.st.splice(0, h);
       this.en.splice(0, h);
@@ -154,6 +172,7 @@ export class Rack {
       this.fl.splice(0, h);
       this.od.splice(0, h);
       this.head = 0;
+      this.tail = n - h;
     }
   }
 
@@ -163,7 +182,7 @@ export class Rack {
    */
   onSacked(l: number, r: number, runL: number, runR: number, now: number): void {
     let i = this.find(l);
-    while (i < this.st.length && seqLT(this.st[i]!, r)) {
+    while (i < this.tail && seqLT(this.st[i]!, r)) {
       const f = this.fl[i]!;
       if ((f & SEG_SACKED) === 0 && seqGEQ(this.st[i]!, runL) && seqLEQ(this.en[i]!, runR)) {
         this.markSacked(i);
@@ -249,7 +268,7 @@ export class Rack {
     const ro = this.xmitOrder;
     const lim = this.rtt + reoWnd;
     let timeout = 0;
-    const n = this.st.length;
+    const n = this.tail;
     for (let i = this.head; i < n; i++) {
       const f = this.fl[i]!;
       const t = this.ts[i]!;
@@ -277,7 +296,7 @@ export class Rack {
 
   /** Index of the first lost record at or after index `from` (absolute), or -1. */
   nextLostIndex(from: number): number {
-    const n = this.st.length;
+    const n = this.tail;
     for (let i = from > this.head ? from : this.head; i < n; i++) {
       if ((this.fl[i]! & (SEG_LOST | SEG_SACKED)) === SEG_LOST) return i;
     }
@@ -302,7 +321,7 @@ export class Rack {
   /** Index of the first live record whose end is after `seq` (binary search). */
   private find(seq: number): number {
     let lo = this.head;
-    let hi = this.st.length;
+    let hi = this.tail;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (seqLEQ(this.en[mid]!, seq)) lo = mid + 1;
@@ -320,6 +339,7 @@ export class Rack {
     this.fl.splice(i + 1, 0, f);
     this.od.splice(i + 1, 0, this.od[i]!);
     this.en[i] = at;
+    this.tail++;
     if (f & SEG_SACKED) this.sackedSegs++;
     if (f & SEG_RETRANS) this.rtxSegs++;
   }
