@@ -4,7 +4,7 @@
  */
 import {
   Address, CapRxChecksumOffload, CapTxChecksumOffload, Err, EventIn, EventOut, IPV4_PROTOCOL, Pipe, Stack, TCP_PROTOCOL,
-  WaiterQueue, ipv4, isError, type Endpoint, type TransportProtocolFactory,
+  WaiterQueue, ipv4, isError, type Accepted, type Endpoint, type TransportProtocolFactory,
 } from "@netstack-ts/netstack";
 import * as netstack from "@netstack-ts/netstack";
 import { PATTERN, PATTERN_MASK, checkPattern, cpuNow, type Measurement } from "./common.js";
@@ -66,43 +66,55 @@ export async function connectPair(p: InMemPair, port: number, big = true): Promi
   if (big) bigBuffers(listener);
   if (listener.bind({ port })) throw new Error("bind failed");
   listener.listen(4096);
-  // Accepted endpoints by the client's port; waiting clients by their own port.
-  const accepted = new Map<number, { server: Endpoint; swq: WaiterQueue }>();
-  const waiting = new Map<number, (a: { server: Endpoint; swq: WaiterQueue }) => void>();
+  // Accepted connections by the client's port; clients waiting for theirs, by their own port.
+  const accepted = new Map<number, Accepted>();
+  const waiting = new Map<number, (a: Accepted) => void>();
   const drain = () => {
     for (;;) {
       const a = listener.accept();
       if (isError(a)) return;
-      const ra = a.endpoint.getRemoteAddress();
-      if (isError(ra)) throw new Error(ra.message);
-      const got = { server: a.endpoint, swq: a.waiterQueue };
-      const w = waiting.get(ra.port);
+      const rp = a.peer.port;
+      const w = waiting.get(rp);
       if (w) {
-        waiting.delete(ra.port);
-        w(got);
-      } else accepted.set(ra.port, got);
+        waiting.delete(rp);
+        w(a);
+      } else accepted.set(rp, a);
     }
   };
   lwq.register({ callback: drain }, EventIn);
-  const connectMore = async (): Promise<Connected> => {
+  // Parsed once: the peer's address is the harness's constant, not work the stack does per connection.
+  const peer = { addr: Address.from("198.18.0.2"), port };
+  // One promise per connection (harness overhead kept small): it settles once the client is
+  // connected (EventOut) and the listener has handed out the server end with the client's port.
+  const connectMore = (): Promise<Connected> => new Promise((resolve, reject) => {
     const cwq = new WaiterQueue();
     const client = open(p.a, cwq);
     if (big) bigBuffers(client);
-    const r = client.connect({ addr: Address.from("198.18.0.2"), port });
-    if (r !== Err.ConnectStarted && r !== null) throw new Error(`connect: ${r.message}`);
-    await waitFor(client, cwq, EventOut);
-    const la = client.getLocalAddress();
-    if (isError(la)) throw new Error(la.message);
-    drain();
-    const lp = la.port;
-    const ready = accepted.get(lp);
-    let srv: { server: Endpoint; swq: WaiterQueue };
-    if (ready) {
-      accepted.delete(lp);
-      srv = ready;
-    } else srv = await new Promise((res) => waiting.set(lp, res));
-    return { client, cwq, ...srv };
-  };
+    const r = client.connect(peer);
+    if (r !== Err.ConnectStarted && r !== null) {
+      reject(new Error(`connect: ${r.message}`));
+      return;
+    }
+    const paired = (a: Accepted) => resolve({ client, cwq, server: a.endpoint, swq: a.waiterQueue });
+    const connected = () => {
+      const la = client.getLocalAddress();
+      if (isError(la)) {
+        reject(new Error(la.message));
+        return;
+      }
+      // The listener's waiter (drain) has taken every connection established so far.
+      const a = accepted.get(la.port);
+      if (a) {
+        accepted.delete(la.port);
+        paired(a);
+      } else waiting.set(la.port, paired);
+    };
+    if (client.readiness(EventOut)) connected();
+    else {
+      const entry = { callback: () => { if (client.readiness(EventOut)) { cwq.unregister(entry); connected(); } } };
+      cwq.register(entry, EventOut);
+    }
+  });
   const first = await connectMore();
   return { ...first, listener, connectMore };
 }

@@ -5,74 +5,13 @@
  * call), which matters at one call per SYN.
  *
  * JavaScript has no 64-bit integer arithmetic without BigInt, so each 64-bit lane is kept as a
- * pair of unsigned 32-bit halves in one scratch array. `hash` returns the low 32 bits of the
- * 64-bit result; the high half is left in `high`.
+ * pair of 32-bit halves in local variables (registers once optimized: no array loads and stores
+ * per operation). `hash` returns the low 32 bits of the 64-bit result; the high half is left in
+ * `high`.
  */
 
-/** v0..v3 as (high, low) pairs: [v0h, v0l, v1h, v1l, v2h, v2l, v3h, v3l]. */
-const v = new Uint32Array(8);
-
-/** a += b on 64-bit lanes (indices of the high halves). */
-function add(a: number, b: number): void {
-  const lo = v[a + 1]! + v[b + 1]!;
-  v[a + 1] = lo;
-  v[a] = v[a]! + v[b]! + (lo > 0xffffffff ? 1 : 0);
-}
-
-/** Rotate lane `a` left by n (0 < n < 32). */
-function rotl(a: number, n: number): void {
-  const h = v[a]!;
-  const l = v[a + 1]!;
-  v[a] = (h << n) | (l >>> (32 - n));
-  v[a + 1] = (l << n) | (h >>> (32 - n));
-}
-
-/** Rotate lane `a` by 32: swap halves. */
-function swap(a: number): void {
-  const h = v[a]!;
-  v[a] = v[a + 1]!;
-  v[a + 1] = h;
-}
-
-/** a ^= b. */
-function xor(a: number, b: number): void {
-  v[a] = v[a]! ^ v[b]!;
-  v[a + 1] = v[a + 1]! ^ v[b + 1]!;
-}
-
-const V0 = 0;
-const V1 = 2;
-const V2 = 4;
-const V3 = 6;
-
-function sipRound(): void {
-  add(V0, V1);
-  rotl(V1, 13);
-  xor(V1, V0);
-  swap(V0);
-  add(V2, V3);
-  rotl(V3, 16);
-  xor(V3, V2);
-  add(V0, V3);
-  rotl(V3, 21);
-  xor(V3, V0);
-  add(V2, V1);
-  rotl(V1, 17);
-  xor(V1, V2);
-  swap(V2);
-}
-
-function compress(mh: number, ml: number): void {
-  v[V3] = v[V3]! ^ mh;
-  v[V3 + 1] = v[V3 + 1]! ^ ml;
-  sipRound();
-  sipRound();
-  v[V0] = v[V0]! ^ mh;
-  v[V0 + 1] = v[V0 + 1]! ^ ml;
-}
-
 function le32(b: Uint8Array, o: number): number {
-  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+  return b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24);
 }
 
 export class SipHash {
@@ -94,34 +33,71 @@ export class SipHash {
 
   /** SipHash-2-4 of data[off, off+len): the low 32 bits (the high 32 are in `high`). */
   hash(data: Uint8Array, off = 0, len = data.length - off): number {
-    // The initialisation constants spell "somepseudorandomlygeneratedbytes".
-    v[V0] = this.k0h ^ 0x736f6d65;
-    v[V0 + 1] = this.k0l ^ 0x70736575;
-    v[V1] = this.k1h ^ 0x646f7261;
-    v[V1 + 1] = this.k1l ^ 0x6e646f6d;
-    v[V2] = this.k0h ^ 0x6c796765;
-    v[V2 + 1] = this.k0l ^ 0x6e657261;
-    v[V3] = this.k1h ^ 0x74656462;
-    v[V3 + 1] = this.k1l ^ 0x79746573;
+    // Lanes v0..v3 as (high, low) int32 halves. The initialisation constants spell
+    // "somepseudorandomlygeneratedbytes".
+    let v0h = this.k0h ^ 0x736f6d65;
+    let v0l = this.k0l ^ 0x70736575;
+    let v1h = this.k1h ^ 0x646f7261;
+    let v1l = this.k1l ^ 0x6e646f6d;
+    let v2h = this.k0h ^ 0x6c796765;
+    let v2l = this.k0l ^ 0x6e657261;
+    let v3h = this.k1h ^ 0x74656462;
+    let v3l = this.k1l ^ 0x79746573;
     const end = off + len;
     const full = off + (len & ~7);
     let o = off;
-    for (; o < full; o += 8) compress(le32(data, o + 4), le32(data, o));
-    // Last block: the remaining 0..7 bytes, little-endian, with len mod 256 in the top byte.
-    let lo = 0;
-    let hi = (len & 0xff) << 24;
-    for (let i = 0; o + i < end; i++) {
-      const byte = data[o + i]!;
-      if (i < 4) lo |= byte << (8 * i);
-      else hi |= byte << (8 * (i - 4));
+    let t = 0;
+    // Message blocks, then the last block: the remaining 0..7 bytes, little-endian, with len mod
+    // 256 in the top byte. Each is compressed with 2 rounds; 4 more rounds finalize.
+    for (let last = false; !last;) {
+      let ml: number;
+      let mh: number;
+      if (o < full) {
+        ml = le32(data, o);
+        mh = le32(data, o + 4);
+        o += 8;
+      } else {
+        ml = 0;
+        mh = (len & 0xff) << 24;
+        for (let i = 0; o + i < end; i++) {
+          const byte = data[o + i]!;
+          if (i < 4) ml |= byte << (8 * i);
+          else mh |= byte << (8 * (i - 4));
+        }
+        last = true;
+      }
+      v3h ^= mh;
+      v3l ^= ml;
+      for (let r = 0; r < 2; r++) {
+        // SipRound. a += b on 64 bits: add the low halves, carry into the high ones.
+        t = (v0l + v1l) | 0; v0h = (v0h + v1h + ((t >>> 0) < (v0l >>> 0) ? 1 : 0)) | 0; v0l = t;
+        t = (v1h << 13) | (v1l >>> 19); v1l = (v1l << 13) | (v1h >>> 19); v1h = t ^ v0h; v1l ^= v0l;
+        t = v0h; v0h = v0l; v0l = t;
+        t = (v2l + v3l) | 0; v2h = (v2h + v3h + ((t >>> 0) < (v2l >>> 0) ? 1 : 0)) | 0; v2l = t;
+        t = (v3h << 16) | (v3l >>> 16); v3l = (v3l << 16) | (v3h >>> 16); v3h = t ^ v2h; v3l ^= v2l;
+        t = (v0l + v3l) | 0; v0h = (v0h + v3h + ((t >>> 0) < (v0l >>> 0) ? 1 : 0)) | 0; v0l = t;
+        t = (v3h << 21) | (v3l >>> 11); v3l = (v3l << 21) | (v3h >>> 11); v3h = t ^ v0h; v3l ^= v0l;
+        t = (v2l + v1l) | 0; v2h = (v2h + v1h + ((t >>> 0) < (v2l >>> 0) ? 1 : 0)) | 0; v2l = t;
+        t = (v1h << 17) | (v1l >>> 15); v1l = (v1l << 17) | (v1h >>> 15); v1h = t ^ v2h; v1l ^= v2l;
+        t = v2h; v2h = v2l; v2l = t;
+      }
+      v0h ^= mh;
+      v0l ^= ml;
     }
-    compress(hi >>> 0, lo >>> 0);
-    v[V2 + 1] = v[V2 + 1]! ^ 0xff;
-    sipRound();
-    sipRound();
-    sipRound();
-    sipRound();
-    this.high = (v[V0]! ^ v[V1]! ^ v[V2]! ^ v[V3]!) >>> 0;
-    return (v[V0 + 1]! ^ v[V1 + 1]! ^ v[V2 + 1]! ^ v[V3 + 1]!) >>> 0;
+    v2l ^= 0xff;
+    for (let r = 0; r < 4; r++) {
+      t = (v0l + v1l) | 0; v0h = (v0h + v1h + ((t >>> 0) < (v0l >>> 0) ? 1 : 0)) | 0; v0l = t;
+      t = (v1h << 13) | (v1l >>> 19); v1l = (v1l << 13) | (v1h >>> 19); v1h = t ^ v0h; v1l ^= v0l;
+      t = v0h; v0h = v0l; v0l = t;
+      t = (v2l + v3l) | 0; v2h = (v2h + v3h + ((t >>> 0) < (v2l >>> 0) ? 1 : 0)) | 0; v2l = t;
+      t = (v3h << 16) | (v3l >>> 16); v3l = (v3l << 16) | (v3h >>> 16); v3h = t ^ v2h; v3l ^= v2l;
+      t = (v0l + v3l) | 0; v0h = (v0h + v3h + ((t >>> 0) < (v0l >>> 0) ? 1 : 0)) | 0; v0l = t;
+      t = (v3h << 21) | (v3l >>> 11); v3l = (v3l << 21) | (v3h >>> 11); v3h = t ^ v0h; v3l ^= v0l;
+      t = (v2l + v1l) | 0; v2h = (v2h + v1h + ((t >>> 0) < (v2l >>> 0) ? 1 : 0)) | 0; v2l = t;
+      t = (v1h << 17) | (v1l >>> 15); v1l = (v1l << 17) | (v1h >>> 15); v1h = t ^ v2h; v1l ^= v2l;
+      t = v2h; v2h = v2l; v2l = t;
+    }
+    this.high = (v0h ^ v1h ^ v2h ^ v3h) >>> 0;
+    return (v0l ^ v1l ^ v2l ^ v3l) >>> 0;
   }
 }

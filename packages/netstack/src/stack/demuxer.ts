@@ -4,8 +4,8 @@
  *   1. exact 4-tuple (connected endpoints),
  *   2. local address + local port (bound / listening on one address),
  *   3. any-address + local port (bound / listening on the wildcard).
- * Keys are numeric hashes of (address bytes, ports); buckets hold the candidates and every
- * candidate is compared field by field, so hash collisions are harmless.
+ * Keys are numeric hashes of (address bytes, ports); entries whose keys collide are chained and
+ * every candidate is compared field by field, so hash collisions are harmless.
  *
  * Dual stack: an endpoint registers once per network protocol it receives (an IPv6 endpoint
  * that is not v6-only: [IPv6, IPv4]). Under IPv4, v4-mapped addresses in its id are stored as
@@ -24,26 +24,62 @@ interface Entry {
   remoteAddress: Address | null;
   /** Endpoints sharing this exact id (SO_REUSEPORT / SO_REUSEADDR groups). */
   eps: TransportEndpointHandler[];
-  flags: PortFlags;
+  /** The registration's PortFlags, kept as fields (no copy of the caller's object per entry). */
+  reuseAddr: boolean;
+  reusePort: boolean;
   device: number;
+  /** The next entry whose key landed in the same table slot (hash collisions chain here). */
+  next: Entry | null;
 }
 
 function mix(h: number, v: number): number {
   h = Math.imul(h ^ v, 0x9e3779b1);
-  return (h ^ (h >>> 15)) >>> 0;
+  return h ^ (h >>> 15); // int32: no boxed number when not inlined
 }
 
+/**
+ * Address.hashBytes as an int32: the same bits (keyOf mixes it as an int32 either way), but never
+ * a boxed number when the call is not inlined (it runs for every packet).
+ */
+function hashAddr(b: Uint8Array, off: number, len: number): number {
+  if (len === 4) return (b[off]! << 24) | (b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < len; i++) h = Math.imul(h ^ b[off + i]!, 0x01000193);
+  return h;
+}
+
+/** Keys stay small integers (V8 Smis): a Map keyed by them boxes nothing, per packet or per entry. */
+const KEY_MASK = 0x3fffffff;
+
 function keyOf(transProto: number, netProto: number, localPort: number, localKey: number, remotePort: number,
-  remoteKey: number): number {
+  remoteKey: number, mask: number): number {
   let h = mix(0x12345678, transProto | (netProto << 8));
   h = mix(h, localPort | (remotePort << 16));
   h = mix(h, localKey);
-  return mix(h, remoteKey);
+  return mix(h, remoteKey) & mask;
 }
 
 export class TransportDemuxer {
-  private readonly table = new Map<number, Entry[]>();
+  /** Key -> the first entry with that key; colliding entries follow through `next`. */
+  private readonly table = new Map<number, Entry>();
   private count = 0;
+  /**
+   * One-entry cache of the last exact 4-tuple match of an IPv4 packet (a bulk flow sends every
+   * packet to the same endpoint): the entry and what it was found for. Cleared by every change
+   * to the table (register, unregister), so it never answers differently from the table.
+   */
+  private cached: Entry | null = null;
+  private cachedProtos = 0;
+  private cachedPorts = 0;
+  private cachedSrc = 0;
+  private cachedDst = 0;
+  private cachedNic = 0;
+
+  /**
+   * `keyMask` narrows the hash (tests pass a tiny one to force collisions); the default keeps
+   * 30 bits.
+   */
+  constructor(private readonly keyMask = KEY_MASK) {}
 
   /** Number of registered endpoints (for leak checks). */
   get size(): number {
@@ -52,59 +88,77 @@ export class TransportDemuxer {
 
   register(transProto: number, netProtos: readonly number[], id: TransportEndpointId, ep: TransportEndpointHandler,
     flags: PortFlags, device: number): TcpipError | null {
+    if (netProtos.length === 1) {
+      return this.registerOne(transProto, netProtos[0]!, idFor(id, netProtos[0]!), ep, flags, device);
+    }
     // Check every protocol first so a failure registers nothing.
-    for (const np of netProtos) {
-      const e = this.find(transProto, np, idFor(id, np));
-      if (e && !(e.eps.includes(ep)) && !((e.flags.reusePort && flags.reusePort) || (e.flags.reuseAddr && flags.reuseAddr)))
+    for (let i = 0; i < netProtos.length; i++) {
+      const e = this.find(transProto, netProtos[i]!, idFor(id, netProtos[i]!));
+      if (e && !(e.eps.includes(ep)) && !((e.reusePort && flags.reusePort) || (e.reuseAddr && flags.reuseAddr)))
         return Err.PortInUse;
     }
-    for (const np of netProtos) {
-      const nid = idFor(id, np);
-      const e = this.find(transProto, np, nid);
-      if (e) {
-        if (!e.eps.includes(ep)) {
-          e.eps.push(ep);
-          this.count++;
-        }
-        continue;
-      }
-      const k = keyOf(transProto, np, nid.localPort, nid.localAddress?.key ?? 0, nid.remotePort, nid.remoteAddress?.key ?? 0);
-      let bucket = this.table.get(k);
-      if (!bucket) this.table.set(k, (bucket = []));
-      bucket.push({
-        transProto, netProto: np, localPort: nid.localPort, localAddress: nid.localAddress, remotePort: nid.remotePort,
-        remoteAddress: nid.remoteAddress, eps: [ep], flags: { ...flags }, device,
-      });
-      this.count++;
+    for (let i = 0; i < netProtos.length; i++) {
+      this.registerOne(transProto, netProtos[i]!, idFor(id, netProtos[i]!), ep, flags, device);
     }
     return null;
   }
 
+  /** Registers `ep` under one network protocol (`id` already in that protocol's form). */
+  private registerOne(transProto: number, np: number, id: TransportEndpointId, ep: TransportEndpointHandler,
+    flags: PortFlags, device: number): TcpipError | null {
+    this.cached = null;
+    const k = keyOf(transProto, np, id.localPort, id.localAddress?.key ?? 0, id.remotePort, id.remoteAddress?.key ?? 0,
+      this.keyMask);
+    const head = this.table.get(k);
+    let last: Entry | null = null;
+    for (let e = head ?? null; e !== null; last = e, e = e.next) {
+      if (!sameId(e, transProto, np, id)) continue;
+      if (e.eps.includes(ep)) return null;
+      if (!((e.reusePort && flags.reusePort) || (e.reuseAddr && flags.reuseAddr))) return Err.PortInUse;
+      e.eps.push(ep);
+      this.count++;
+      return null;
+    }
+    const entry: Entry = {
+      transProto, netProto: np, localPort: id.localPort, localAddress: id.localAddress, remotePort: id.remotePort,
+      remoteAddress: id.remoteAddress, eps: [ep], reuseAddr: flags.reuseAddr, reusePort: flags.reusePort, device,
+      next: null,
+    };
+    // Appended at the end of its chain: among colliding keys, the earlier registration is found first.
+    if (last === null) this.table.set(k, entry);
+    else last.next = entry;
+    this.count++;
+    return null;
+  }
+
   unregister(transProto: number, netProtos: readonly number[], id0: TransportEndpointId, ep: TransportEndpointHandler): void {
-    for (const np of netProtos) {
+    this.cached = null;
+    for (let n = 0; n < netProtos.length; n++) {
+      const np = netProtos[n]!;
       const id = idFor(id0, np);
-      const k = keyOf(transProto, np, id.localPort, id.localAddress?.key ?? 0, id.remotePort, id.remoteAddress?.key ?? 0);
-      const bucket = this.table.get(k);
-      if (!bucket) continue;
-      for (let i = 0; i < bucket.length; i++) {
-        const e = bucket[i]!;
+      const k = keyOf(transProto, np, id.localPort, id.localAddress?.key ?? 0, id.remotePort, id.remoteAddress?.key ?? 0,
+        this.keyMask);
+      let prev: Entry | null = null;
+      for (let e = this.table.get(k) ?? null; e !== null; prev = e, e = e.next) {
         if (!sameId(e, transProto, np, id)) continue;
         const j = e.eps.indexOf(ep);
         if (j < 0) continue;
         e.eps.splice(j, 1);
         this.count--;
-        if (e.eps.length === 0) bucket.splice(i, 1);
+        if (e.eps.length === 0) {
+          if (prev !== null) prev.next = e.next;
+          else if (e.next !== null) this.table.set(k, e.next);
+          else this.table.delete(k);
+        }
         break;
       }
-      if (bucket.length === 0) this.table.delete(k);
     }
   }
 
   private find(transProto: number, netProto: number, id: TransportEndpointId): Entry | undefined {
-    const k = keyOf(transProto, netProto, id.localPort, id.localAddress?.key ?? 0, id.remotePort, id.remoteAddress?.key ?? 0);
-    const bucket = this.table.get(k);
-    if (!bucket) return undefined;
-    for (const e of bucket) if (sameId(e, transProto, netProto, id)) return e;
+    const k = keyOf(transProto, netProto, id.localPort, id.localAddress?.key ?? 0, id.remotePort, id.remoteAddress?.key ?? 0,
+      this.keyMask);
+    for (let e = this.table.get(k) ?? null; e !== null; e = e.next) if (sameId(e, transProto, netProto, id)) return e;
     return undefined;
   }
 
@@ -115,24 +169,39 @@ export class TransportDemuxer {
    */
   lookup(transProto: number, netProto: number, b: Uint8Array, srcOff: number, dstOff: number, addrLen: number,
     srcPort: number, dstPort: number, nic: number): TransportEndpointHandler[] | null {
-    const srcKey = Address.hashBytes(b, srcOff, addrLen);
-    const dstKey = Address.hashBytes(b, dstOff, addrLen);
-    let e = this.match(keyOf(transProto, netProto, dstPort, dstKey, srcPort, srcKey), transProto, netProto, b, dstOff,
+    const srcKey = hashAddr(b, srcOff, addrLen);
+    const dstKey = hashAddr(b, dstOff, addrLen);
+    // IPv4 keys are the addresses themselves, so equal keys mean the same 4-tuple.
+    const protos = transProto | (netProto << 8);
+    const ports = srcPort | (dstPort << 16);
+    const c = this.cached;
+    if (c !== null && addrLen === 4 && this.cachedSrc === srcKey && this.cachedDst === dstKey &&
+      this.cachedPorts === ports && this.cachedProtos === protos && this.cachedNic === nic) return c.eps;
+    const m = this.keyMask;
+    let e = this.match(keyOf(transProto, netProto, dstPort, dstKey, srcPort, srcKey, m), transProto, netProto, b, dstOff,
       srcOff, dstPort, srcPort, true, true, nic);
-    if (e) return e.eps;
-    e = this.match(keyOf(transProto, netProto, dstPort, dstKey, 0, 0), transProto, netProto, b, dstOff, srcOff, dstPort,
+    if (e) {
+      if (addrLen === 4) {
+        this.cached = e;
+        this.cachedProtos = protos;
+        this.cachedPorts = ports;
+        this.cachedSrc = srcKey;
+        this.cachedDst = dstKey;
+        this.cachedNic = nic;
+      }
+      return e.eps;
+    }
+    e = this.match(keyOf(transProto, netProto, dstPort, dstKey, 0, 0, m), transProto, netProto, b, dstOff, srcOff, dstPort,
       0, true, false, nic);
     if (e) return e.eps;
-    e = this.match(keyOf(transProto, netProto, dstPort, 0, 0, 0), transProto, netProto, b, dstOff, srcOff, dstPort, 0,
+    e = this.match(keyOf(transProto, netProto, dstPort, 0, 0, 0, m), transProto, netProto, b, dstOff, srcOff, dstPort, 0,
       false, false, nic);
     return e ? e.eps : null;
   }
 
   private match(k: number, transProto: number, netProto: number, b: Uint8Array, localOff: number, remoteOff: number,
     localPort: number, remotePort: number, withLocal: boolean, withRemote: boolean, nic: number): Entry | null {
-    const bucket = this.table.get(k);
-    if (!bucket) return null;
-    for (const e of bucket) {
+    for (let e = this.table.get(k) ?? null; e !== null; e = e.next) {
       if (e.transProto !== transProto || e.netProto !== netProto || e.localPort !== localPort || e.remotePort !== remotePort)
         continue;
       if (e.device !== 0 && e.device !== nic) continue;
@@ -151,8 +220,8 @@ export class TransportDemuxer {
   lookupAll(transProto: number, netProto: number, b: Uint8Array, srcOff: number, dstOff: number, addrLen: number,
     srcPort: number, dstPort: number, nic: number): TransportEndpointHandler[] {
     const out: TransportEndpointHandler[] = [];
-    for (const bucket of this.table.values()) {
-      for (const e of bucket) {
+    for (const head of this.table.values()) {
+      for (let e: Entry | null = head; e !== null; e = e.next) {
         if (e.transProto !== transProto || e.netProto !== netProto || e.localPort !== dstPort) continue;
         if (e.device !== 0 && e.device !== nic) continue;
         if (e.localAddress && !e.localAddress.equalsBytes(b, dstOff)) continue;

@@ -67,6 +67,25 @@ export function packetDestinationAddress(pkt: PacketBuffer, netProto: number): A
   return packetAddress(pkt, pkt.dstAddrOff, netProto);
 }
 
+/**
+ * True when `a` is the address at `b[off]` of an inbound packet as an endpoint of `netProto`
+ * names it (what `packetSourceAddress` / `packetDestinationAddress` would return), so a caller
+ * can keep an Address it already has instead of allocating an equal one. Never allocates.
+ */
+export function isPacketAddress(a: Address | null, pkt: PacketBuffer, off: number, netProto: number): boolean {
+  if (a === null) return false;
+  const len = pkt.addrLen;
+  if (len === 4 && netProto === IPV6_PROTOCOL) {
+    // The v4-mapped form: ::ffff: then the 4 bytes.
+    const ab = a.bytes;
+    if (ab.length !== 16 || ab[10] !== 0xff || ab[11] !== 0xff) return false;
+    for (let i = 0; i < 10; i++) if (ab[i] !== 0) return false;
+    const b = pkt.buf;
+    return ab[12] === b[off] && ab[13] === b[off + 1] && ab[14] === b[off + 2] && ab[15] === b[off + 3];
+  }
+  return a.length === len && a.equalsBytes(pkt.buf, off);
+}
+
 /** An address (e.g. a route's local address) in the form an endpoint of `netProto` uses: IPv4 becomes v4-mapped for IPv6. */
 export function endpointAddress(a: Address, netProto: number): Address {
   return a.isV4 && netProto === IPV6_PROTOCOL ? a.mapV6() : a;

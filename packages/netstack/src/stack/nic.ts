@@ -148,10 +148,11 @@ export class Nic implements NetworkDispatcher, NicServices {
 
   isBroadcast(b: Uint8Array, off: number, len: number): boolean {
     if (len !== 4) return false;
-    const key = Address.hashBytes(b, off, 4);
-    if (key === 0xffffffff) return true;
+    // The address as an int32 (runs twice per received packet: a uint32 would be a boxed number).
+    const key = (b[off]! << 24) | (b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!;
+    if (key === -1) return true;
     const bcs = this.v4Broadcasts;
-    for (let i = 0; i < bcs.length; i++) if (bcs[i] === key) return true;
+    for (let i = 0; i < bcs.length; i++) if ((bcs[i]! | 0) === key) return true;
     return false;
   }
 

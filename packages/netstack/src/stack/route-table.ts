@@ -24,6 +24,8 @@ export interface RouteSpec {
 
 export class RouteTable {
   private routes: RouteEntry[] = [];
+  /** Bumped by every change (Stack's route cache checks it). */
+  version = 0;
 
   add(spec: RouteSpec): RouteEntry {
     const destination = typeof spec.destination === "string" ? Subnet.parse(spec.destination) : spec.destination;
@@ -32,6 +34,7 @@ export class RouteTable {
       throw new RangeError(`gateway ${gateway} is not of the destination's family`);
     const entry: RouteEntry = { destination, gateway, nic: spec.nic, metric: spec.metric ?? 0 };
     this.routes.push(entry);
+    this.version++;
     this.routes.sort((a, b) => b.destination.prefixLen - a.destination.prefixLen || a.metric - b.metric);
     return entry;
   }
@@ -40,12 +43,14 @@ export class RouteTable {
   remove(destination: string | Subnet, nic?: number): number {
     const d = typeof destination === "string" ? Subnet.parse(destination) : destination;
     const before = this.routes.length;
+    this.version++;
     this.routes = this.routes.filter((r) => !(r.destination.prefixLen === d.prefixLen &&
       r.destination.address.equals(d.address) && (nic === undefined || r.nic === nic)));
     return before - this.routes.length;
   }
 
   removeNic(nic: number): void {
+    this.version++;
     this.routes = this.routes.filter((r) => r.nic !== nic);
   }
 

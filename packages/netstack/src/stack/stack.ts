@@ -38,6 +38,8 @@ export interface StackOptions {
   ephemeralPorts?: [number, number];
 }
 
+/** Distinct IPv4 destinations whose routes Stack keeps for reuse (then it starts over). */
+const ROUTE_CACHE_MAX = 4096;
 const MIN_PATH_MTU_V4 = 576; // RFC 1191: never go below 576 for IPv4 (Linux min_pmtu 552; keep 576)
 const MIN_PATH_MTU_V6 = 1280; // RFC 8200 §5
 
@@ -59,6 +61,15 @@ export class Stack implements NetworkStackServices, NicHost {
   private deferred: BatchFlusher[] = [];
   private readonly deferredSet = new Set<BatchFlusher>();
   private closed = false;
+  /**
+   * IPv4 routes from the route table by destination, shared by the connections that ask for the
+   * same one (a StackRoute is immutable): one per peer rather than one per connection (#8). An
+   * entry serves while `routeEpoch` (NICs, their addresses and state) and the route table's
+   * version are those it was made under, and its NIC is enabled.
+   */
+  private readonly routeCache = new Map<number, StackRoute>();
+  private routeEpoch = 0;
+  private readonly nicUsable = (id: number): boolean => this.nics.get(id)?.enabled === true;
 
   constructor(opts: StackOptions) {
     this.clock = opts.clock ?? new RealClock();
@@ -83,6 +94,7 @@ export class Stack implements NetworkStackServices, NicHost {
     if (this.nics.has(id)) throw new RangeError(`NIC ${id} already exists`);
     const nic = new Nic(this, id, link, opts);
     this.nics.set(id, nic);
+    this.routeEpoch++;
     link.attach(nic);
     for (const np of this.netProtos.values()) np.nicAdded?.(nic);
     return nic;
@@ -95,6 +107,7 @@ export class Stack implements NetworkStackServices, NicHost {
     nic.link.attach(null);
     nic.shutdown();
     this.nics.delete(id);
+    this.routeEpoch++;
     this.routes.removeNic(id);
     this.resolverInstances.delete(nic);
     return null;
@@ -117,6 +130,7 @@ export class Stack implements NetworkStackServices, NicHost {
     const nic = this.nics.get(id);
     if (!nic) return Err.UnknownNic;
     nic.enabled = enabled;
+    this.routeEpoch++;
     return null;
   }
 
@@ -248,10 +262,12 @@ export class Stack implements NetworkStackServices, NicHost {
   }
 
   onAddressAdded(nic: Nic, addr: Subnet, opts: AddressOptions): void {
+    this.routeEpoch++;
     for (const np of this.netProtos.values()) if (np.addressLength === addr.address.length) np.addressAdded?.(nic, addr, opts);
   }
 
   onAddressRemoved(nic: Nic, addr: Subnet): void {
+    this.routeEpoch++;
     for (const np of this.netProtos.values()) if (np.addressLength === addr.address.length) np.addressRemoved?.(nic, addr);
   }
 
@@ -307,7 +323,6 @@ export class Stack implements NetworkStackServices, NicHost {
     const np = this.netProtos.get(netProto);
     if (!np || np.addressLength !== remote.length) return Err.AddressFamilyNotSupported;
     if (local && local.length !== remote.length) return Err.AddressFamilyNotSupported;
-    const usable = (id: number) => this.nics.get(id)?.enabled === true;
     const v6 = remote.isV6;
 
     // A link-local destination without a NIC: the zone of a link-local source names it.
@@ -334,17 +349,26 @@ export class Stack implements NetworkStackServices, NicHost {
       }
     }
 
-    const entry = this.routes.lookup(remote, nicId, usable);
+    const v4 = netProto === IPV4_PROTOCOL;
+    if (v4) {
+      const c = this.routeCache.get(remote.key & 0x3fffffff);
+      if (c !== undefined && c.cacheEpoch === this.routeEpoch && c.cacheVersion === this.routes.version &&
+        c.askedNic === nicId && c.nic.enabled && c.remoteAddress.equals(remote) &&
+        (local === null ? !c.askedLocal : c.askedLocal && c.localAddress.equals(local))) return c;
+    }
+    const entry = this.routes.lookup(remote, nicId, this.nicUsable);
     if (!entry) {
       this.stats.ip.noRoute++;
       return Err.NoRoute;
     }
     const nic = this.nics.get(entry.nic)!;
     let src: Address | null;
+    let owned = true;
     if (local) {
-      if (!nic.hasAddr(local) && !nic.spoofing) {
+      if (!nic.hasAddr(local)) {
+        owned = false;
         // Linux allows a source owned by another NIC (weak host model).
-        if (this.nicForAddress(local) === 0) return Err.BadLocalAddress;
+        if (!nic.spoofing && this.nicForAddress(local) === 0) return Err.BadLocalAddress;
       }
       src = local;
     } else {
@@ -352,7 +376,18 @@ export class Stack implements NetworkStackServices, NicHost {
       src = nic.sourceAddressFor(v6 ? remote : entry.gateway ?? remote);
       if (!src) return Err.BadLocalAddress;
     }
-    return new StackRoute(this, nic, np, src, remote, entry.gateway, false);
+    const r = new StackRoute(this, nic, np, src, remote, entry.gateway, false);
+    // Cached only when the answer rests on nothing but the epoch and the table (not on spoofing
+    // or another NIC's address); IPv6 source selection also follows address states over time.
+    if (v4 && owned) {
+      r.askedNic = nicId;
+      r.askedLocal = local !== null;
+      r.cacheEpoch = this.routeEpoch;
+      r.cacheVersion = this.routes.version;
+      if (this.routeCache.size >= ROUTE_CACHE_MAX) this.routeCache.clear();
+      this.routeCache.set(remote.key & 0x3fffffff, r);
+    }
+    return r;
   }
 
   /** The NIC owning `addr` (a v4-mapped address counts as its IPv4 address), or 0. */
@@ -481,6 +516,8 @@ export class Stack implements NetworkStackServices, NicHost {
 
   /** The path MTU learned for `remote`, or Infinity. Entries expire after 10 minutes (RFC 1191 §6.3, Linux mtu_expires). */
   pathMtu(remote: Address): number {
+    // Asked for every packet sent: skip the hash lookup while nothing has been learned.
+    if (this.pathMtus.size === 0) return Infinity;
     const e = this.pathMtus.get(remote.key);
     if (!e || !e.addr.equals(remote)) return Infinity;
     if (this.clock.now() - e.at > 600_000) {
@@ -536,6 +573,11 @@ export class StackRoute implements Route {
   readonly gsoMaxSize: number;
   readonly defaultTtl: number;
   private readonly addrSum: number;
+  /** Route-cache bookkeeping (Stack.findRoute): what it was asked for and when (-1: not cached). */
+  askedNic = 0;
+  askedLocal = false;
+  cacheEpoch = -1;
+  cacheVersion = -1;
 
   constructor(
     private readonly stack: Stack,

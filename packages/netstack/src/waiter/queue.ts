@@ -18,37 +18,53 @@ export interface WaiterEntry {
 
 /**
  * Entries live in a Map (insertion ordered) so register/unregister are O(1) and a callback may
- * unregister itself (or others) while a notify is running.
+ * unregister itself (or others) while a notify is running. The Map exists only while something
+ * is registered (or a notify is running): most queues — a connection's once its connect or
+ * accept has been waited for — are empty most of the time, and an empty Map costs a few hundred
+ * bytes per endpoint (#8).
  */
 export class WaiterQueue {
-  private readonly entries = new Map<WaiterEntry, number>();
+  private entries: Map<WaiterEntry, number> | null = null;
+  /** notify() calls running (callbacks may notify again); the Map is kept while any runs. */
+  private notifying = 0;
 
   register(entry: WaiterEntry, mask: number): void {
-    this.entries.set(entry, mask);
+    (this.entries ??= new Map()).set(entry, mask);
   }
 
   unregister(entry: WaiterEntry): void {
-    this.entries.delete(entry);
+    const m = this.entries;
+    if (m === null) return;
+    m.delete(entry);
+    if (m.size === 0 && this.notifying === 0) this.entries = null;
   }
 
   /** Wakes every entry whose mask intersects `mask`. */
   notify(mask: number): void {
-    if (this.entries.size === 0) return;
-    for (const [entry, m] of this.entries) {
-      const hit = m & mask;
-      if (hit !== 0) entry.callback(hit);
+    const entries = this.entries;
+    if (entries === null || entries.size === 0) return;
+    this.notifying++;
+    try {
+      // Entries registered by a callback are visited too (the Map's iteration order).
+      for (const [entry, m] of entries) {
+        const hit = m & mask;
+        if (hit !== 0) entry.callback(hit);
+      }
+    } finally {
+      this.notifying--;
     }
+    if (this.notifying === 0 && entries.size === 0 && this.entries === entries) this.entries = null;
   }
 
   /** Union of all registered masks (what anybody is waiting for). */
   interests(): number {
     let m = 0;
-    for (const v of this.entries.values()) m |= v;
+    if (this.entries !== null) for (const v of this.entries.values()) m |= v;
     return m;
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.entries === null ? 0 : this.entries.size;
   }
 }
 
