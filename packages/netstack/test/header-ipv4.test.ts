@@ -6,6 +6,7 @@ import {
   IPV4_FLAG_MF,
   IPv4View,
   encodeIPv4,
+  encodeIPv4Basic,
   findIPv4OptionError,
   parseIPv4,
   validateIPv4Options,
@@ -104,6 +105,25 @@ describe("IPv4View / encodeIPv4 (RFC 791 §3.1)", () => {
       }),
       791,
       1000,
+    );
+  });
+
+  it("encodeIPv4Basic writes the same bytes as encodeIPv4 for an option-less, unfragmented header (seed 7912)", () => {
+    assertProperty(
+      fc.property(
+        fc.integer({ min: 0, max: 0xff }), u16, u16, fc.boolean(), fc.integer({ min: 0, max: 0xff }),
+        fc.integer({ min: 0, max: 0xff }), arbIPv4, arbIPv4, fc.nat({ max: 7 }),
+        (tos, totalLength, id, df, ttl, protocol, src, dst, at) => {
+          const want = new Uint8Array(at + 20).fill(0xcc);
+          encodeIPv4(want, at, { tos, totalLength, id, flags: df ? IPV4_FLAG_DF : 0, fragmentOffset: 0, ttl, protocol, src, dst });
+          const got = new Uint8Array(at + 20).fill(0x33);
+          expect(encodeIPv4Basic(got, at, tos, totalLength, id, df, ttl, protocol, src.bytes, dst.bytes)).toBe(20);
+          expect(Array.from(got.subarray(at))).toEqual(Array.from(want.subarray(at)));
+          expect(checksum(got, at, 20)).toBe(0xffff);
+        },
+      ),
+      7912,
+      2000,
     );
   });
 

@@ -203,7 +203,7 @@ describe("pipe", () => {
     expect(ra.bytes).toEqual([v4(10)]);
     // Each delivered packet owns fresh memory: its own buffer, or a part of a receive slab that
     // no other packet's bytes overlap.
-    const [p0, p1] = [rb.pkts[0]!.buf, rb.pkts[1]!.buf];
+    const [p0, p1] = [rb.pkts[0]!.data(), rb.pkts[1]!.data()];
     expect(p0.buffer !== p1.buffer || p0.byteOffset + p0.length <= p1.byteOffset ||
       p1.byteOffset + p1.length <= p0.byteOffset).toBe(true);
     expect(rb.pkts[0]!.buf.buffer).not.toBe(sent[0]!.buf.buffer);

@@ -2,8 +2,9 @@
  * PacketBuffer: one packet moving through the stack.
  *
  * Outbound, a transport endpoint creates it with `PacketBuffer.outbound(reserve, payload)`: the
- * header area `buf` is allocated with `reserve` bytes of room, empty, and the payload is kept as
- * views (never copied). Each layer calls `prepend(n)` and writes its header at the returned
+ * header area is `reserve` bytes of room in `buf` ending at `start` (= `end`: empty), and the
+ * payload is kept as views (never copied). `buf` may be a slab shared with other packets' header
+ * areas: only `buf[start, end)` (after `prepend`s) is this packet's. Each layer calls `prepend(n)` and writes its header at the returned
  * offset, so headers are written in place, innermost first.
  *
  * Inbound, a link creates it with `PacketBuffer.inbound(bytes)`: the whole packet is in
@@ -22,7 +23,10 @@
  * delay) keeps the PacketBuffer itself; it must not modify it.
  */
 export class PacketBuffer {
-  /** Header area (outbound) or whole packet (inbound). */
+  /**
+   * Memory holding the header area (outbound) or the packet (inbound) at `buf[start, end)`; the
+   * bytes outside that range may belong to other packets.
+   */
   buf: Uint8Array;
   /** First valid byte in `buf`. */
   start: number;
@@ -66,6 +70,9 @@ export class PacketBuffer {
    */
   gsoSize = 0;
 
+  /** First byte of `buf` this packet may prepend into (its header area starts there). */
+  private floor = 0;
+
   private constructor(buf: Uint8Array, start: number, end: number, payload: Uint8Array[], payloadSize: number) {
     this.buf = buf;
     this.start = start;
@@ -90,12 +97,33 @@ export class PacketBuffer {
         size += p.length;
       }
     }
-    return new PacketBuffer(headerArea(reserve), reserve, reserve, pieces, size);
+    return PacketBuffer.withHeaderArea(reserve, pieces, size);
+  }
+
+  /**
+   * An outbound packet whose payload is `pieces` itself (non-empty views, `size` bytes in all):
+   * the array is taken over, not copied, so the caller must not use it afterwards. Saves the
+   * per-packet array copy of `outbound` on the TCP send path.
+   */
+  static outboundTaking(reserve: number, pieces: Uint8Array[], size: number): PacketBuffer {
+    return PacketBuffer.withHeaderArea(reserve, pieces, size);
+  }
+
+  /**
+   * An outbound packet whose `reserve`-byte header area is carved from the shared header slab
+   * (no view object per packet: `buf` is the slab, `floor`..`start` the room).
+   */
+  private static withHeaderArea(reserve: number, pieces: Uint8Array[], size: number): PacketBuffer {
+    if (reserve > HEADER_AREA_MAX) return new PacketBuffer(new Uint8Array(reserve), reserve, reserve, pieces, size);
+    const at = carveHeaderArea(reserve);
+    const p = new PacketBuffer(headerSlab, at + reserve, at + reserve, pieces, size);
+    p.floor = at;
+    return p;
   }
 
   /** An inbound packet over `bytes[off, off+len)`; the stack takes ownership of those bytes. */
   static inbound(bytes: Uint8Array, off = 0, len = bytes.length - off): PacketBuffer {
-    return new PacketBuffer(bytes, off, off + len, [], 0);
+    return new PacketBuffer(bytes, off, off + len, NO_PIECES, 0);
   }
 
   /** Total packet length: header area plus payload. */
@@ -110,13 +138,15 @@ export class PacketBuffer {
 
   /** Makes room for `n` header bytes in front and returns the offset in `buf` to write them at. */
   prepend(n: number): number {
-    if (n > this.start) {
+    if (n > this.start - this.floor) {
       // Not enough reserved room: grow (a programmer sized `reserve` too small; stays correct).
-      const extra = Math.max(n - this.start, 64);
-      const nb = new Uint8Array(this.buf.length + extra);
-      nb.set(this.buf.subarray(this.start, this.end), this.start + extra);
-      const shift = extra;
+      // The new buffer is this packet's alone: what it held from `floor` on, `extra` bytes later.
+      const extra = Math.max(n - (this.start - this.floor), 64);
+      const nb = new Uint8Array(this.buf.length - this.floor + extra);
+      nb.set(this.buf.subarray(this.start, this.end), this.start - this.floor + extra);
+      const shift = extra - this.floor;
       this.buf = nb;
+      this.floor = 0;
       this.start += shift;
       this.end += shift;
       if (this.linkHeader >= 0) this.linkHeader += shift;
@@ -186,23 +216,29 @@ export class PacketBuffer {
   }
 }
 
+/** The payload of every inbound packet: shared, so frozen (an inbound payload stays empty). */
+const NO_PIECES = Object.freeze([]) as unknown as Uint8Array[];
+
 /** Bytes per header slab: outbound header areas are carved from it (one ArrayBuffer for many packets). */
 const HEADER_SLAB = 64 * 1024;
 let headerSlab = new Uint8Array(0);
 let headerOff = 0;
 
+/** Header areas up to this size come from the slab; larger ones get a buffer of their own. */
+const HEADER_AREA_MAX = 1024;
+
 /**
- * A zeroed header area of `n` bytes. Small areas are views carved from a shared slab, each part
- * handed out once and never reused (a fresh slab when it runs out), so packets never share
- * header bytes; allocating one ArrayBuffer per packet costs far more than a view.
+ * The offset in `headerSlab` (read it after the call: it may be a fresh slab) of a zeroed header
+ * area of `n` bytes. Each part is handed out once and never reused (a fresh slab when it runs
+ * out), so packets never share header bytes; allocating one ArrayBuffer per packet costs far
+ * more, and even a view per packet costs an object.
  */
-function headerArea(n: number): Uint8Array {
-  if (n > 1024) return new Uint8Array(n);
+function carveHeaderArea(n: number): number {
   if (headerOff + n > headerSlab.length) {
     headerSlab = new Uint8Array(HEADER_SLAB);
     headerOff = 0;
   }
   const off = headerOff;
   headerOff = (off + n + 7) & ~7;
-  return headerSlab.subarray(off, off + n);
+  return off;
 }

@@ -93,8 +93,27 @@ export class DeliveryQueue implements DirectionStats {
   bytes = 0;
   drops = 0;
 
-  private q: PacketBuffer[] = [];
+  /**
+   * The queued packets' private copies: packet k is `q[k]` (a slab, or a buffer of its own) from
+   * `pos[2k]`, `pos[2k + 1]` bytes long, for k < `count`. Its view and its PacketBuffer are made
+   * at delivery, not here: made right before use they are still in cache, while objects made at
+   * the write have gone cold behind a whole window of other packets by the time the receiver
+   * gets to them. The arrays are kept from batch to batch (slots past `count` are stale; `drain`
+   * clears the buffer references it has delivered so no slab stays reachable from here), so
+   * queueing a packet allocates nothing once they have grown to the usual batch size.
+   */
+  private q: (Uint8Array | null)[] = [];
+  private pos: number[] = [];
+  private count = 0;
+  /** The arrays of the batch last delivered, kept for the next one (null while a drain runs). */
+  private spareQ: (Uint8Array | null)[] | null = [];
+  private sparePos: number[] | null = [];
   private slab: Uint8Array = EMPTY_SLAB;
+  /** `slab` as 32-bit words, for copying word-aligned header areas. */
+  private slabWords: Int32Array<ArrayBufferLike> = new Int32Array(0);
+  /** The buffer of the last header area copied as words, and its words (reused while it lasts). */
+  private srcBuffer: ArrayBufferLike | null = null;
+  private srcWords: Int32Array<ArrayBufferLike> = new Int32Array(0);
   private slabOff = SLAB_BYTES;
   private readonly timer: Timer | null;
   private microtaskPending = false;
@@ -119,41 +138,84 @@ export class DeliveryQueue implements DirectionStats {
 
   /** Packets waiting for the next drain. */
   get length(): number {
-    return this.q.length;
+    return this.count;
   }
 
   /** Queues a private copy of `pkt`; false (and counted as a drop) when it cannot be taken. */
   push(pkt: PacketBuffer): boolean {
-    if (this.closed || this.dispatcher === null || this.q.length >= this.capacity) {
+    if (this.closed || this.dispatcher === null || this.count >= this.capacity) {
       this.drops++;
       return false;
     }
-    this.q.push(PacketBuffer.inbound(this.copyOut(pkt)));
+    this.copyOut(pkt);
     return true;
   }
 
   /**
-   * A private copy of `pkt`, carved from a slab: one ArrayBuffer serves many packets (a fresh
-   * slab when this one is full, never reused, so delivered bytes are never rewritten). Large
-   * packets get their own buffer so a small view cannot pin a big slab for long.
+   * Queues a private copy of `pkt`, carved from a slab: one ArrayBuffer serves many packets (a
+   * fresh slab when this one is full, never reused, so delivered bytes are never rewritten).
+   * Large packets get their own buffer so a small view cannot pin a big slab for long.
    */
-  private copyOut(pkt: PacketBuffer): Uint8Array {
+  private copyOut(pkt: PacketBuffer): void {
     const n = pkt.size;
-    if (n > SLAB_BYTES >>> 2) return pkt.toBytes();
+    if (n > SLAB_BYTES >>> 2) {
+      this.enqueue(pkt.toBytes(), 0, n);
+      return;
+    }
     if (this.slabOff + n > SLAB_BYTES) {
       this.slab = new Uint8Array(SLAB_BYTES);
+      this.slabWords = new Int32Array(this.slab.buffer);
       this.slabOff = 0;
     }
     const off = this.slabOff;
-    pkt.copyTo(this.slab, off);
+    const slab = this.slab;
+    // The header area by hand (a few dozen bytes: cheaper than a subarray view to `set` from):
+    // as 32-bit words when source and destination are word-aligned (the usual TCP/IPv4 header
+    // area is), else byte by byte. Then the payload pieces.
+    const hb = pkt.buf;
+    const start = pkt.start;
+    const end = pkt.end;
+    let o = off;
+    if ((((hb.byteOffset + start) | (end - start)) & 3) === 0) {
+      if (hb.buffer !== this.srcBuffer) {
+        this.srcBuffer = hb.buffer;
+        this.srcWords = new Int32Array(hb.buffer, 0, hb.buffer.byteLength >>> 2);
+      }
+      const src = this.srcWords;
+      const dst = this.slabWords;
+      // Exact: both offsets are multiples of 4 (slab offsets are multiples of 8).
+      for (let w = (hb.byteOffset + start) >>> 2, d = off >>> 2, e = w + ((end - start) >>> 2); w < e; w++, d++) dst[d] = src[w]!;
+      o += end - start;
+    } else {
+      for (let i = start; i < end; i++) slab[o++] = hb[i]!;
+    }
+    const pieces = pkt.payload;
+    for (let k = 0; k < pieces.length; k++) {
+      const p = pieces[k]!;
+      slab.set(p, o);
+      o += p.length;
+    }
     // Keep every packet 8-byte aligned, so the checksum's word path sees aligned headers.
     this.slabOff = (off + n + 7) & ~7;
-    return this.slab.subarray(off, off + n);
+    this.enqueue(slab, off, n);
+  }
+
+  /** Appends packet `count` (`n` bytes of `b` from `off`), reusing stale slots. */
+  private enqueue(b: Uint8Array, off: number, n: number): void {
+    const k = this.count++;
+    if (k < this.q.length) {
+      this.q[k] = b;
+      this.pos[2 * k] = off;
+      this.pos[2 * k + 1] = n;
+    } else {
+      this.q.push(b);
+      this.pos.push(off, n);
+    }
   }
 
   /** Arranges for one drain, per the delivery mode. Called once per `writePackets` batch. */
   schedule(): void {
-    if (this.q.length === 0) return;
+    if (this.count === 0) return;
     switch (this.mode) {
       case "sync":
         this.group.pumpSync();
@@ -177,26 +239,46 @@ export class DeliveryQueue implements DirectionStats {
   drain(): number {
     // A drain covers the scheduled one: disarm it so no idle timer is left behind.
     this.timer?.cancel();
-    if (this.q.length === 0) return 0;
+    const count = this.count;
+    if (count === 0) return 0;
     const batch = this.q;
-    this.q = []; // one array per batch, not per packet; safe if a dispatcher drains re-entrantly
+    const pos = this.pos;
+    // Packets written during the batch go to the spare arrays (the previous batch's), or to
+    // fresh ones when a dispatcher drains re-entrantly (the spare is then in use further up).
+    if (this.spareQ !== null) {
+      this.q = this.spareQ;
+      this.pos = this.sparePos!;
+      this.spareQ = null;
+      this.sparePos = null;
+    } else {
+      this.q = [];
+      this.pos = [];
+    }
+    this.count = 0;
     const d = this.dispatcher;
     let n = 0;
-    for (let i = 0; i < batch.length; i++) {
-      const pkt = batch[i]!;
+    for (let i = 0; i < count; i++) {
+      const buf = batch[i]!;
+      batch[i] = null;
       if (d === null || this.dispatcher !== d || this.closed) {
         this.drops++;
         continue;
       }
-      const b = pkt.buf;
-      const proto = this.l3 ? protocolFromVersion(b, 0) : 0;
+      const at = pos[2 * i]!;
+      const len = pos[2 * i + 1]!;
+      // The packet is `buf[at, at + len)`; PacketBuffer's offsets say so, without a view per packet.
+      const pkt = PacketBuffer.inbound(buf, at, len);
+      const proto = this.l3 ? protocolFromVersion(buf, at) : 0;
       pkt.networkProtocol = proto;
       pkt.checksumOffloaded = this.rxChecksumOffload;
       this.packets++;
-      this.bytes += b.length;
+      this.bytes += len;
       n++;
       d.deliverNetworkPacket(proto, pkt);
     }
+    // Every slot below `count` is null again: keep the arrays for the next batch.
+    this.spareQ = batch;
+    this.sparePos = pos;
     if (n > 0) d!.deliverBatchEnd();
     return n;
   }
@@ -205,8 +287,10 @@ export class DeliveryQueue implements DirectionStats {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.drops += this.q.length;
+    this.drops += this.count;
     this.q = [];
+    this.pos = [];
+    this.count = 0;
     this.timer?.cancel();
   }
 

@@ -3,12 +3,12 @@
  * broadcast), reassembly, fragmentation on send, echo replies and rate-limited errors, and ICMP
  * errors handed to the transport endpoint they concern.
  */
-import { Address, ICMPV4_PROTOCOL, IPV4_PROTOCOL } from "../../tcpip/address.js";
+import { ICMPV4_PROTOCOL, IPV4_PROTOCOL } from "../../tcpip/address.js";
 import { Err, type TcpipError } from "../../tcpip/errors.js";
 import { PacketBuffer } from "../../buffer/packet.js";
 import { CapRxChecksumOffload } from "../../link/link.js";
 import { checksum } from "../../header/checksum.js";
-import { IPv4View, encodeIPv4, validateIPv4Options, IPV4_FLAG_DF, IPV4_FLAG_MF, IPV4_MIN_HEADER } from "../../header/ipv4.js";
+import { IPv4View, encodeIPv4, encodeIPv4Basic, validateIPv4Options, IPV4_FLAG_MF, IPV4_MIN_HEADER } from "../../header/ipv4.js";
 import { isParseError } from "../../header/parse.js";
 import { Reassembler, firstFragmentOf, inboundAt, type Reassembly } from "../fragment/reassembler.js";
 import { TokenBucket } from "../ratelimit.js";
@@ -86,7 +86,9 @@ export class Ipv4Protocol implements NetworkProtocol {
     // as a martian unless accept_local is set); loopback legitimately carries our addresses.
     const b = pkt.buf;
     const src0 = b[v.srcOff]!;
-    if ((src0 & 0xf0) === 0xe0 || Address.hashBytes(b, v.srcOff, 4) === 0xffffffff || nic.isBroadcast(b, v.srcOff, 4) ||
+    // (255.255.255.255 is tested bytewise: a uint32 hash of it is a boxed number when not inlined.)
+    if ((src0 & 0xf0) === 0xe0 || (src0 & b[v.srcOff + 1]! & b[v.srcOff + 2]! & b[v.srcOff + 3]!) === 0xff ||
+      nic.isBroadcast(b, v.srcOff, 4) ||
       (!nic.isLoopback && nic.hasAddress(b, v.srcOff, 4))) {
       s.ip.invalidSourceAddressesReceived++;
       return;
@@ -201,10 +203,10 @@ export class Ipv4Protocol implements NetworkProtocol {
     }
     const id = this.nextId();
     const off = pkt.prepend(IPV4_MIN_HEADER);
-    encodeIPv4(pkt.buf, off, {
-      tos: params.tos, totalLength: total, id, flags: params.df ? IPV4_FLAG_DF : 0, fragmentOffset: 0,
-      ttl: params.ttl, protocol: params.protocol, src: route.localAddress, dst: route.remoteAddress,
-    });
+    const src = route.localAddress.bytes;
+    const dst = route.remoteAddress.bytes;
+    if (src.length !== 4 || dst.length !== 4) throw new RangeError("IPv4 header needs IPv4 addresses");
+    encodeIPv4Basic(pkt.buf, off, params.tos, total, id, params.df === true, params.ttl, params.protocol, src, dst);
     pkt.networkHeader = off;
     const err = nic.writeNetworkPacket(pkt, route.nextHop ?? route.remoteAddress, IPV4_PROTOCOL);
     if (err) {

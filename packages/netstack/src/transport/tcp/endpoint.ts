@@ -31,7 +31,7 @@ import type {
 } from "../../stack/registration.js";
 import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_RST, TCP_SYN } from "../../header/tcp.js";
 import {
-  endpointAddress, endpointNetProtos, packetDestinationAddress, packetSourceAddress,
+  endpointAddress, endpointNetProtos, isPacketAddress, packetDestinationAddress, packetSourceAddress,
 } from "../../stack/dualstack.js";
 import { createCongestionControl, EndpointCcEnv, type CongestionControl, type CongestionEnv } from "./congestion.js";
 import { gsoSizeFor } from "./gso.js";
@@ -54,6 +54,31 @@ const LINGER_OFF: LingerOption = Object.freeze({ enabled: false, timeout: 0 });
  * so all endpoints share one instead of carrying one each (heap per endpoint, #8).
  */
 const OUT_OPTS = new OutOptions();
+/**
+ * Parse records for inbound segments, shared by every endpoint instead of one each (heap per
+ * endpoint, #8). An endpoint takes one for the length of receivePacket / cookieOpen and gives it
+ * back; those can nest (a synchronous link delivers to another endpoint while one is mid-packet),
+ * and each taker gets its own record, so the pool holds as many as the deepest nesting.
+ */
+const SEGMENTS: Segment[] = [];
+let segmentsOut = 0;
+/** `seg` of an endpoint that is not processing a packet. */
+const NO_SEGMENT = new Segment();
+
+function takeSegment(): Segment {
+  segmentsOut++;
+  return SEGMENTS.pop() ?? new Segment();
+}
+
+function giveSegment(seg: Segment): void {
+  segmentsOut--;
+  SEGMENTS.push(seg);
+}
+
+/** For tests: the shared parse records taken and not yet given back, and the free ones. */
+export function segmentPoolState(): { out: number; free: readonly Segment[] } {
+  return { out: segmentsOut, free: SEGMENTS };
+}
 /** The timestamps option in every segment once negotiated: NOP, NOP, kind 8, length 10. */
 const TS_OPTION_SPACE = 12;
 /** RFC 7323 §5.5: TS.Recent is invalid after 24 days of idleness (in ms). */
@@ -178,11 +203,15 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
 
   // Re-entrancy guard (see the file comment).
   private depth = 0;
+  /** `now()`'s reading for the current outermost section (valid while `nowValid`). */
+  private nowCached = 0;
+  private nowValid = false;
   private backlogPkts: PacketBuffer[] = [];
   private events = 0;
   private holdEvents = false;
   private flushWanted = false;
-  private readonly seg = new Segment();
+  /** The segment being processed: a pooled record, held only during receivePacket / cookieOpen. */
+  private seg: Segment = NO_SEGMENT;
   /** RFC 3168 ECN state (ecn.ts); `ecn.policy` may be set per socket before connect / listen. */
   readonly ecn: TcpEcn;
   /** RFC 7323 §2: the shift our SYN offers (-1: none), and whether both sides agreed to scale. */
@@ -197,6 +226,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   /** RFC 2018: whether our SYN offers SACK-permitted (sack negotiated: rcv.sackOk / snd.sackOk). */
   private sackOffer = false;
   tsOk = false;
+  /** Kept as an int32 (a small integer to V8: no boxed number per endpoint); added mod 2^32. */
   private tsOffset = 0;
   private tsRecent = 0;
   private tsRecentAge = 0;
@@ -263,8 +293,19 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
 
   // ================================================================== helpers for snd / rcv
 
+  /**
+   * The clock, read once per operation: inside one entered section (a flush, a timer, the
+   * segments of one inbound batch) every reader sees the same instant, as Linux stamps a whole
+   * transmit loop with one tcp_mstamp. Cleared when the outermost section ends; for an inbound
+   * batch, when the batch's deferred flush starts (that flush reads the clock afresh).
+   */
   now(): number {
-    return this.stack.clock.now();
+    if (this.depth === 0) return this.stack.clock.now();
+    if (!this.nowValid) {
+      this.nowCached = this.stack.clock.now();
+      this.nowValid = true;
+    }
+    return this.nowCached;
   }
 
   /** Data (and FIN) may be sent in these states. */
@@ -368,7 +409,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     if (!o.windowScaling) return -1;
     const space = this.rcvBufLocked ? this.rcvBufSize : Math.max(this.rcvBufSize, o.maxAutoReceiveBuffer);
     let shift = 0;
-    while (shift < 14 && 0xffff * 2 ** shift < space) shift++;
+    while (shift < 14 && 0xffff << shift < space) shift++; // 0xffff << 14 still fits an int32
     return shift;
   }
 
@@ -398,9 +439,10 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
 
   /**
    * Writes one segment to the peer. With ACK set, the acknowledgment and window are current
-   * (and the ACK owed, if any, is paid). `withMss` adds the MSS option (SYN, SYN-ACK).
+   * (and the ACK owed, if any, is paid). `withMss` adds the MSS option (SYN, SYN-ACK). The
+   * `payload` array becomes the packet's (buildSegment takes it over).
    */
-  emit(seq: number, flags: number, payload: readonly Uint8Array[] | null, len: number, withMss: boolean): void {
+  emit(seq: number, flags: number, payload: Uint8Array[] | null, len: number, withMss: boolean): void {
     const route = this.route;
     if (!route) return;
     const rcv = this.rcv;
@@ -435,7 +477,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
         // RFC 2018 §3: as many blocks as the option space leaves (3 next to timestamps, else 4),
         // fewer if the payload would not fit in the segment otherwise.
         rcv.fillSack(o, o.ts ? 3 : 4);
-        if (len > 0) {
+        if (len > 0 && o.sackCount > 0) {
           const room = this.routeMss() - (len > this.snd.mss ? this.snd.mss : len) - (o.ts ? TS_OPTION_SPACE : 0);
           while (o.sackCount > 0 && 4 + 8 * o.sackCount > room) o.sackCount--;
         }
@@ -526,6 +568,9 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
       break;
     }
     this.depth = 0;
+    // Inside an inbound batch (flush deferred to its end) the reading lasts until that flush: one
+    // clock read per batch rather than per segment, like a NAPI poll's timestamp.
+    if (!this.holdEvents) this.nowValid = false;
     // Stack-wide TCP memory: the send buffer's change since the last operation (protocol.ts).
     const sndBytes = this.released ? 0 : this.snd.buf.size;
     if (sndBytes !== this.sndCharged) {
@@ -565,6 +610,9 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
 
   /** BatchFlusher: the inbound batch ended. */
   flushDeferred(): void {
+    // The batch's clock reading ends here: what this flush sends is stamped afresh (as Linux
+    // refreshes tcp_mstamp before a transmit loop).
+    this.nowValid = false;
     this.enter();
     this.holdEvents = false;
     this.flushWanted = true;
@@ -611,8 +659,15 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   }
 
   private receivePacket(pkt: PacketBuffer): void {
+    const seg = takeSegment();
+    this.seg = seg;
+    this.receiveSegment(pkt, seg);
+    this.seg = NO_SEGMENT;
+    giveSegment(seg);
+  }
+
+  private receiveSegment(pkt: PacketBuffer, seg: Segment): void {
     const s = this.stack.stats.tcp;
-    const seg = this.seg;
     const r = seg.parse(pkt);
     if (r === SegmentMalformed) {
       s.invalidSegmentsReceived++;
@@ -694,9 +749,12 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
       this.proto.counters.maxConnectionsDrops++;
       return null;
     }
-    // In the listener's form: an IPv4 SYN at a dual-stack listener names ::ffff:a.b.c.d.
-    const dst = packetDestinationAddress(pkt, this.netProto);
-    const remote = packetSourceAddress(pkt, this.netProto);
+    // In the listener's form: an IPv4 SYN at a dual-stack listener names ::ffff:a.b.c.d. The
+    // previous child's addresses (immutable) serve again when the packet names the same ones:
+    // connections from one peer share one Address rather than a copy each (heap, setup rate, #8).
+    const np = this.netProto;
+    const dst = isPacketAddress(this.childLocal, pkt, pkt.dstAddrOff, np) ? this.childLocal! : packetDestinationAddress(pkt, np);
+    const remote = isPacketAddress(this.childRemote, pkt, pkt.srcAddrOff, np) ? this.childRemote! : packetSourceAddress(pkt, np);
     const protos = endpointNetProtos(this.netProto, false, dst, remote);
     if (isError(protos)) return null;
     const route = this.stack.findRoute(this.bindToDevice || pkt.nicId, dst, remote, this.netProto);
@@ -704,6 +762,8 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     // The same address in the same form as the route's (the NIC's, shared by all its routes):
     // keep that one rather than a copy per connection (heap per endpoint, #8).
     const local = route.localAddress.equals(dst) ? route.localAddress : dst;
+    this.childLocal = local;
+    this.childRemote = remote;
     const child = new TcpEndpoint(this.proto, this.netProto, new WaiterQueue());
     child.inheritOptions(this);
     child.route = route;
@@ -725,6 +785,9 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
 
   /** The options a valid cookie ACK restored (reused; listener side). */
   private cookieGrant: CookieGrant | null = null;
+  /** The local and remote Address of the listener's latest child (newChild reuses them). */
+  private childLocal: Address | null = null;
+  private childRemote: Address | null = null;
 
   /**
    * An ACK at the listener: true when it was a valid SYN cookie's ACK and is taken care of (the
@@ -751,7 +814,8 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
    */
   private cookieOpen(pkt: PacketBuffer, g: CookieGrant): void {
     this.enter();
-    const seg = this.seg;
+    const seg = takeSegment();
+    this.seg = seg;
     if (seg.parse(pkt) === SegmentOk) {
       const rcv = this.rcv;
       const snd = this.snd;
@@ -764,7 +828,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
       rcv.wndScale = this.wsOk ? this.wsOffer : 0;
       this.tsOffer = g.ts;
       this.tsOk = g.ts;
-      this.tsOffset = g.tsOffset;
+      this.tsOffset = g.tsOffset | 0;
       if (g.ts) {
         this.tsRecent = o.tsVal;
         this.tsRecentAge = this.now();
@@ -795,6 +859,8 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
       this.listener = null;
       this.release();
     }
+    this.seg = NO_SEGMENT;
+    giveSegment(seg);
     this.leave();
   }
 
@@ -808,7 +874,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     this.wsOffer = seg.options.wscale >= 0 ? this.chooseWindowScale() : -1;
     this.negotiateWindowScale(seg);
     this.tsOffer = this.proto.options.timestamps;
-    this.tsOffset = this.stack.random.uint32();
+    this.tsOffset = this.stack.random.uint32() | 0;
     this.negotiateTimestamps(seg);
     this.sackOffer = this.proto.options.sack;
     this.negotiateSack(seg);
@@ -1400,7 +1466,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     this.keepCount = l.keepCount;
     this.userTimeout = l.userTimeout;
     this.userMss = l.userMss;
-    this.linger = { ...l.linger };
+    this.linger = l.linger; // replaced, never mutated: shared
     this.rcvBufSize = l.rcvBufSize;
     this.rcvBufLocked = l.rcvBufLocked;
     this.sndBufSize = l.sndBufSize;
@@ -1826,7 +1892,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     this.rcv.advMss = this.advertisedMss();
     this.wsOffer = this.chooseWindowScale();
     this.tsOffer = this.proto.options.timestamps;
-    this.tsOffset = this.stack.random.uint32();
+    this.tsOffset = this.stack.random.uint32() | 0;
     this.sackOffer = this.proto.options.sack;
     snd.init(this.proto.isn.generate(local, this.boundPort, remote, addr.port));
     this.ecn.startActive(snd.iss);

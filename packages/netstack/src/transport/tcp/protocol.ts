@@ -262,7 +262,10 @@ export class TcpProtocol implements TransportProtocol {
    */
   memCharge(n: number): void {
     const used = (this.memUsed += n);
-    const [low, pressure, high] = this.options.tcpMem;
+    const lim = this.options.tcpMem; // indexed, not destructured: this runs per segment
+    const low = lim[0];
+    const pressure = lim[1];
+    const high = lim[2];
     const prev = this.memState;
     let s: number;
     if (used > high) s = TCP_MEM_HIGH;

@@ -32,7 +32,10 @@ const DUP_THRESH = 3;
  * Record arrays up to this many slots are kept when every record is acknowledged, and reused: a
  * request/response connection sends one record per round trip, and emptying the arrays
  * (`length = 0`, a runtime call that also drops the backing stores) made each next push allocate
- * five new ones. Larger arrays (a bulk flight) are released.
+ * five new ones. Larger arrays (a bulk flight) are released once the sender has nothing more to
+ * send; while it has (a bulk transfer between flights) they are kept too if at most twice the
+ * size of the flight, since the next flight refills them at once (growing them again cost ~120
+ * bytes of garbage per segment).
  */
 const KEEP_SLOTS = 64;
 
@@ -141,9 +144,10 @@ export class Rack {
 
   /**
    * The cumulative ACK reached `ack`: records below it leave; those not SACKed before are
-   * delivered now (RFC 8985 §6.2 steps 2-3).
+   * delivered now (RFC 8985 §6.2 steps 2-3). `moreToSend`: data beyond `ack` waits to be sent
+   * (record arrays emptied by this ACK are kept for the next flight; see KEEP_SLOTS).
    */
-  onCumulativeAck(ack: number, now: number): void {
+  onCumulativeAck(ack: number, now: number, moreToSend = false): void {
     const n = this.tail;
     let h = this.head;
     while (h < n && seqLEQ(this.en[h]!, ack)) {
@@ -164,7 +168,11 @@ export class Rack {
     this.head = h;
     if (h === n) {
       this.head = this.tail = 0;
-      if (this.st.length > KEEP_SLOTS) this.st.length = this.en.length = this.ts.length = this.fl.length = this.od.length = 0;
+      // Kept only while they are no more than twice the flight just acknowledged (`split` grows
+      // them past `tail`, and a shrinking window leaves them oversized).
+      if (this.st.length > KEEP_SLOTS && (!moreToSend || this.st.length > 2 * n)) {
+        this.st.length = this.en.length = this.ts.length = this.fl.length = this.od.length = 0;
+      }
     } else if (h >= 1024 && h * 2 >= n) {
       this.st.splice(0, h);
       this.en.splice(0, h);

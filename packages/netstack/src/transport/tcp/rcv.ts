@@ -492,7 +492,7 @@ export class Receiver {
       }
       // Forget recent entries now delivered in order.
       for (let k = r.length - 1; k >= 0; k--) if (seqLT(r[k]!, this.rcvNxt)) r.splice(k, 1);
-    } else this.recent.length = 0;
+    } else if (this.recent.length > 0) this.recent.length = 0; // a length store is a runtime call
     o.sackCount = n;
   }
 

@@ -185,7 +185,8 @@ function writeOptions(b: Uint8Array, i: number, o: OutOptions): number {
 
 /**
  * Builds an outbound segment: a packet with room for the route's headers, the TCP header (with
- * the options in `opts`, if any) written in place, `payload` attached as views, and the checksum
+ * the options in `opts`, if any) written in place, `payload` (non-empty views of `payloadLen` bytes
+ * in all) attached as the packet's payload array — taken over, not copied — and the checksum
  * filled in unless the route's link computes it (TX offload, or a GSO super-segment when `gsoSize`
  * is set).
  */
@@ -198,13 +199,14 @@ export function buildSegment(
   flags: number,
   window: number,
   opts: OutOptions | null,
-  payload: readonly Uint8Array[] | null,
+  payload: Uint8Array[] | null,
   payloadLen: number,
   gsoSize = 0,
 ): PacketBuffer {
   const optLen = opts ? opts.length() : 0;
   const hl = TCP_MIN_HEADER + optLen;
-  const pkt = PacketBuffer.outbound(route.maxHeaderLength + TCP_MAX_HEADER, payload ?? undefined);
+  const reserve = route.maxHeaderLength + TCP_MAX_HEADER;
+  const pkt = payload ? PacketBuffer.outboundTaking(reserve, payload, payloadLen) : PacketBuffer.outbound(reserve);
   const off = pkt.prepend(hl);
   const b = pkt.buf;
   put16(b, off + TCP_SRC_PORT, srcPort);

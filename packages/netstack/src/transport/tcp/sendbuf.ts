@@ -21,6 +21,8 @@ export class SendBuffer {
   private starts: number[] = [];
   /** Index of the first live chunk in `chunks` (dropped chunks are compacted lazily). */
   private first = 0;
+  /** Index of the chunk `find` returned last (a guess, checked before use). */
+  private hint = 0;
   /** Absolute offset of the first unacknowledged byte. */
   headOffset = 0;
   /** Absolute offset one past the last written byte. */
@@ -98,6 +100,22 @@ export class SendBuffer {
     }
   }
 
+  /**
+   * A new array of views covering `[offset, offset + len)` (len > 0, inside the buffer), sized
+   * exactly: a range inside one chunk (nearly every segment) is a one-element array literal,
+   * where an empty array grown by `push` would allocate room for 17.
+   */
+  viewArray(offset: number, len: number): Uint8Array[] {
+    const i = this.find(offset);
+    const c = this.chunks[i]!;
+    const at = offset - this.starts[i]!;
+    const fill = (i === this.chunks.length - 1 ? this.tailOffset - this.starts[i]! : c.length) - at;
+    if (len <= fill) return [c.subarray(at, at + len)];
+    const out: Uint8Array[] = [];
+    this.views(offset, len, out);
+    return out;
+  }
+
   /** Copies `[offset, offset + len)` into `dst` at `dstOff` (tests and diagnostics). */
   copyOut(offset: number, len: number, dst: Uint8Array, dstOff = 0): void {
     const v: Uint8Array[] = [];
@@ -108,8 +126,23 @@ export class SendBuffer {
     }
   }
 
-  /** Index of the chunk holding absolute `offset` (binary search over the live chunks). */
+  /**
+   * Index of the chunk holding absolute `offset`. Segments are cut in stream order, so the chunk
+   * of the previous lookup (or the one after it) almost always holds the next offset; otherwise a
+   * binary search over the live chunks.
+   */
   private find(offset: number): number {
+    const h = this.hint;
+    const last = this.chunks.length - 1;
+    if (h >= this.first && h <= last && this.starts[h]! <= offset) {
+      if (h === last || offset < this.starts[h + 1]!) return h;
+      if (h + 1 === last || offset < this.starts[h + 2]!) return (this.hint = h + 1);
+    }
+    return (this.hint = this.search(offset));
+  }
+
+  /** Binary search for `find`. */
+  private search(offset: number): number {
     let lo = this.first;
     let hi = this.chunks.length - 1;
     while (lo < hi) {

@@ -166,7 +166,6 @@ export class Sender {
   private usageEnd = 0;
   private cwndUsed = 0;
   private cwndStamp = 0;
-  private readonly views: Uint8Array[] = [];
 
   constructor(private readonly ep: TcpEndpoint) {
     const o = ep.proto.options;
@@ -414,14 +413,13 @@ export class Sender {
     const fin = this.finQueued && end === this.finSeq;
     let flags = TCP_ACK;
     if (fin) flags |= TCP_FIN;
-    const views = this.views;
-    views.length = 0;
+    // A fresh array per segment: the packet takes it over as its payload (no copy, no clearing).
+    let views: Uint8Array[] | null = null;
     if (len > 0) {
-      this.buf.views(this.buf.headOffset + seqDiff(seq, this.bufHeadSeq), len, views);
+      views = this.buf.viewArray(this.buf.headOffset + seqDiff(seq, this.bufHeadSeq), len);
       if (end === this.dataEndSeq()) flags |= TCP_PSH;
     }
     ep.emit(seq, flags, views, len, false);
-    views.length = 0;
     const segEnd = fin ? seqAdd(end, 1) : end;
     const now = ep.now();
     if (this.rackOn) this.rack.onTransmit(seq, segEnd, now, this.sndMax);
@@ -960,7 +958,7 @@ export class Sender {
     this.sndUna = ack;
     if (seqLT(this.sndNxt, ack)) this.sndNxt = ack;
     if (this.sacked.length > 0) this.pruneSacked();
-    if (this.rackOn) this.rack.onCumulativeAck(ack, now);
+    if (this.rackOn) this.rack.onCumulativeAck(ack, now, seqLT(ack, dataEnd));
     let restartTimer = true;
     if (this.inRecovery) {
       if (seqGEQ(ack, this.recover)) {

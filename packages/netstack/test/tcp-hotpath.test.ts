@@ -1,0 +1,119 @@
+/**
+ * Invariants of the TCP send/receive hot path that its optimisations rely on:
+ * - each outbound data segment owns its payload array (buildSegment takes the sender's array
+ *   over instead of copying it), so a link holding packets sees them unchanged;
+ * - the endpoint reads the clock once per operation (and once per inbound batch), and that
+ *   reading never outlives the operation or the batch.
+ */
+import { describe, expect, it } from "vitest";
+import type { PacketBuffer } from "../src/buffer/packet.js";
+import { NestedLink } from "../src/link/nested.js";
+import type { LinkEndpoint } from "../src/link/link.js";
+import { TCP_MIN_HEADER } from "../src/header/tcp.js";
+import { ACK, B, PEER_ISS, PSH, Pattern, SYN, TcpPair, TcpPeer, Writer, addr, bytes, newTcp, ok } from "./helpers/tcp-harness.js";
+
+/** Keeps every PacketBuffer written through it (as a queueing link may) and passes it on. */
+class Holder extends NestedLink {
+  readonly held: PacketBuffer[] = [];
+  constructor(inner: LinkEndpoint) {
+    super(inner);
+  }
+  override writePackets(pkts: readonly PacketBuffer[]): number {
+    for (const p of pkts) this.held.push(p);
+    return this.inner.writePackets(pkts);
+  }
+}
+
+function concat(views: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const v of views) n += v.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const v of views) {
+    out.set(v, o);
+    o += v.length;
+  }
+  return out;
+}
+
+describe("TCP hot path invariants", () => {
+  it("every data segment a link holds keeps its own payload after later segments are sent (PacketBuffer outbound ownership)", () => {
+    let holder: Holder | null = null;
+    const p = new TcpPair({ mtu: 1500, wrapA: (l) => (holder = new Holder(l)) });
+    const { client, server, listener } = p.connectPair();
+    listener.close();
+    const pattern = new Pattern(11);
+    const total = 200_000;
+    const w = new Writer(client, total, pattern);
+    let got = 0;
+    const rbuf = new Uint8Array(65536);
+    p.runUntil(() => got >= total, 600_000, () => {
+      w.pump();
+      for (;;) {
+        const r = server.read(rbuf);
+        if ("count" in r && r.count > 0) got += r.count;
+        else break;
+      }
+    });
+    expect(got).toBe(total);
+    // Sequence number of the client's first data byte: the SYN's plus one.
+    const h = holder as unknown as Holder;
+    const syn = h.held[0]!;
+    const b0 = syn.buf;
+    const t0 = syn.transportHeader;
+    const iss = ((b0[t0 + 4]! << 24) | (b0[t0 + 5]! << 16) | (b0[t0 + 6]! << 8) | b0[t0 + 7]!) >>> 0;
+    let dataSegs = 0;
+    for (const pkt of h.held) {
+      if (pkt.payloadSize === 0) continue;
+      dataSegs++;
+      const t = pkt.transportHeader;
+      const b = pkt.buf;
+      const seq = ((b[t + 4]! << 24) | (b[t + 5]! << 16) | (b[t + 6]! << 8) | b[t + 7]!) >>> 0;
+      const off = (seq - iss - 1) >>> 0;
+      const payload = concat(pkt.payload);
+      expect(payload.length).toBe(pkt.payloadSize);
+      expect(Buffer.compare(payload, pattern.at(off, payload.length))).toBe(0);
+      expect((b[t + 12]! >>> 4) * 4).toBeGreaterThanOrEqual(TCP_MIN_HEADER);
+    }
+    expect(dataSegs).toBeGreaterThan(100);
+    p.close();
+  });
+
+  it("TSval follows the clock across operations and after an inbound batch (RFC 7323 §5.4: one reading per operation or batch, never kept longer)", () => {
+    const peer = new TcpPeer();
+    const ep = newTcp(peer.stack);
+    ep.setSockOpt("noDelay", true); // small writes leave at once (no Nagle hold)
+    ep.connect(addr(B, 80));
+    const syn = peer.one();
+    peer.stackPort = syn.srcPort;
+    peer.peerPort = 80;
+    peer.send({ seq: PEER_ISS, ack: syn.seq + 1, flags: SYN | ACK, opts: { mss: 1460, hasTimestamp: true, tsVal: 1, tsEcr: syn.options.tsVal } });
+    const hs = peer.one();
+    expect(hs.options.hasTimestamp).toBe(true);
+    const t0 = hs.options.tsVal;
+    // Two application writes 50 ms apart: each is its own operation with its own reading.
+    ok(ep.write(bytes(10)));
+    const w1 = peer.one();
+    peer.advance(50);
+    ok(ep.write(bytes(10, 10)));
+    const w2 = peer.one();
+    expect(w1.options.tsVal).toBe(t0);
+    expect(w2.options.tsVal).toBe((t0 + 50) >>> 0);
+    // An inbound batch of two data segments (ACKing our 20 bytes): answered at the batch's end
+    // with the batch's reading.
+    peer.advance(20);
+    const ackNo = (syn.seq + 1 + 20) >>> 0;
+    peer.sendBatch([
+      { seq: PEER_ISS + 1, ack: ackNo, flags: ACK | PSH, payload: bytes(100), opts: { hasTimestamp: true, tsVal: 2, tsEcr: w2.options.tsVal } },
+      { seq: PEER_ISS + 101, ack: ackNo, flags: ACK | PSH, payload: bytes(100, 100), opts: { hasTimestamp: true, tsVal: 2, tsEcr: w2.options.tsVal } },
+    ]);
+    const answers = peer.sent();
+    expect(answers.length).toBeGreaterThan(0);
+    for (const a of answers) expect(a.options.tsVal).toBe((t0 + 70) >>> 0);
+    // After the batch the reading is gone: the next operation sees the clock again.
+    peer.advance(30);
+    ok(ep.write(bytes(10, 20)));
+    const w3 = peer.one();
+    expect(w3.options.tsVal).toBe((t0 + 100) >>> 0);
+  });
+});
