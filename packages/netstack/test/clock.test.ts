@@ -462,3 +462,49 @@ describe("RealClock driving one host timer", () => {
     );
   });
 });
+
+describe("target timers (createTimerFor: no closure per timer)", () => {
+  class Target {
+    readonly log: string[] = [];
+    constructor(private readonly name: string, private readonly now: () => number) {}
+    onTimer(id: number): void {
+      this.log.push(`${this.name}${id}@${this.now()}`);
+    }
+  }
+
+  it("ManualClock calls target.onTimer(id) at the deadline, in deadline order with closure timers, and not once cancelled", () => {
+    const c = new ManualClock();
+    const a = new Target("a", () => c.now());
+    const fnLog: number[] = [];
+    const t1 = c.createTimerFor(a, 1);
+    const t2 = c.createTimerFor(a, 2);
+    const t3 = c.createTimerFor(a, 3);
+    const f = c.createTimer(() => fnLog.push(c.now()));
+    t2.schedule(20);
+    t1.schedule(10);
+    t3.schedule(15);
+    f.schedule(12);
+    expect(t3.cancel()).toBe(true);
+    expect(c.pendingTimers()).toBe(3);
+    c.advance(30);
+    expect(a.log).toEqual(["a1@10", "a2@20"]);
+    expect(fnLog).toEqual([12]);
+    expect(t1.pending).toBe(false);
+    t1.schedule(5);
+    c.advance(5);
+    expect(a.log).toEqual(["a1@10", "a2@20", "a1@35"]);
+  });
+
+  it("RealClock calls target.onTimer(id) when its host timer fires", () => {
+    const host = new FakeHost();
+    const c = new RealClock(host);
+    const a = new Target("a", () => c.now());
+    c.createTimerFor(a, 7).schedule(10);
+    c.createTimerFor(a, 8).schedule(20);
+    host.advance(1015);
+    expect(a.log).toEqual(["a7@10"]);
+    host.advance(1030);
+    expect(a.log).toEqual(["a7@10", "a8@20"]);
+    expect(c.pendingTimers()).toBe(0);
+  });
+});

@@ -4,8 +4,8 @@
  * and a connection that needs them still gets working ones.
  */
 import { describe, expect, it } from "vitest";
-import type { Timer } from "../src/clock/clock.js";
-import { EndpointCcEnv } from "../src/transport/tcp/congestion.js";
+import type { Timer, TimerTarget } from "../src/clock/clock.js";
+import { Cubic, EndpointCcEnv, HyStartDone } from "../src/transport/tcp/congestion.js";
 import { TcpState } from "../src/transport/tcp/state.js";
 import { isError } from "../src/tcpip/errors.js";
 import { EventIn } from "../src/waiter/queue.js";
@@ -20,6 +20,11 @@ function countTimers(pair: TcpPair): { created: number } {
   clock.createTimer = (fn: () => void): Timer => {
     c.created++;
     return orig(fn);
+  };
+  const origFor = clock.createTimerFor.bind(clock);
+  clock.createTimerFor = (target: TimerTarget, id: number): Timer => {
+    c.created++;
+    return origFor(target, id);
   };
   return c;
 }
@@ -98,5 +103,80 @@ describe("TCP endpoint footprint (issue #8)", () => {
     expect(env.now()).toBe(pair.clock.now());
     expect(env.hystart()).toBe(false);
     pair.close();
+  });
+
+  it("endpoint timers are target timers (no closure each) on a clock that has them, closures on one that has not", () => {
+    const pair = new TcpPair();
+    const viaFor = { n: 0 };
+    const viaFn = { n: 0 };
+    const clock = pair.clock;
+    const origFor = clock.createTimerFor.bind(clock);
+    clock.createTimerFor = (target: TimerTarget, id: number): Timer => {
+      viaFor.n++;
+      return origFor(target, id);
+    };
+    const origFn = clock.createTimer.bind(clock);
+    clock.createTimer = (fn: () => void): Timer => {
+      viaFn.n++;
+      return origFn(fn);
+    };
+    const { client } = pair.connectPair(86);
+    expect([viaFor.n, viaFn.n]).toEqual([2, 0]);
+    // Without createTimerFor (a Clock that predates it) the endpoint falls back to closures,
+    // and its timers still run: the keepalive probe goes out (RFC 1122 §4.2.3.6).
+    (clock as { createTimerFor?: unknown }).createTimerFor = undefined;
+    expectNull(client.setSockOpt("keepIdle", 10));
+    expectNull(client.setSockOpt("keepAlive", true));
+    expect(viaFn.n).toBe(1);
+    const probes0 = pair.a.stats.tcp.keepAliveProbes;
+    pair.advance(10_500);
+    expect(pair.a.stats.tcp.keepAliveProbes).toBe(probes0 + 1);
+    pair.close();
+  });
+
+  it("RACK's records and HyStart++'s state are created at the first data, not by the handshake; the transfer then uses them (RFC 8985, RFC 9406)", () => {
+    const pair = new TcpPair();
+    const { client, server } = pair.connectPair(85);
+    pair.settle();
+    for (const ep of [client, server]) {
+      expect(ep.snd.rackOn).toBe(true);
+      expect(ep.snd.rackCreated).toBe(false);
+    }
+    // The client's SYN was acknowledged before CUBIC started; the server's SYN-ACK, after (its
+    // ACK is an RTT sample that starts HyStart++'s first round).
+    expect((client.snd.cc as Cubic).hystartCreated).toBe(false);
+    expect((server.snd.cc as Cubic).hystartCreated).toBe(true);
+    const n = 100_000;
+    let sent = 0;
+    let got = 0;
+    const buf = new Uint8Array(65536);
+    pair.runUntil(() => {
+      if (sent < n) {
+        const w = client.write(bytes(Math.min(16384, n - sent)));
+        if (!isError(w)) sent += w;
+      }
+      const r = server.read(buf);
+      if (!isError(r)) got += r.count;
+      return got === n;
+    }, 60_000);
+    expect(got).toBe(n);
+    expect(client.snd.rackCreated).toBe(true);
+    const cc = client.snd.cc as Cubic;
+    expect(cc.hystartCreated).toBe(true);
+    expect(cc.hystart).not.toBeNull();
+    // The receiver sent only ACKs: nothing for RACK to track.
+    expect(server.snd.rackCreated).toBe(false);
+    pair.close();
+  });
+
+  it("a congestion event before any RTT sample still ends HyStart++ (RFC 9406 §4.2), and it stays off when disabled", () => {
+    const cc = new Cubic(1000, 10, { now: () => 0, srtt: () => 0, hystart: () => true });
+    expect(cc.hystartCreated).toBe(false);
+    cc.onRetransmitTimeout(10_000, 1000);
+    expect(cc.hystart!.phase).toBe(HyStartDone);
+    const off = new Cubic(1000, 10, { now: () => 0, srtt: () => 0, hystart: () => false });
+    off.onRttSample(5, 1, 2);
+    expect(off.hystartCreated).toBe(false);
+    expect(off.hystart).toBeNull();
   });
 });

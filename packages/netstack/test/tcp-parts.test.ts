@@ -211,6 +211,87 @@ describe("receive queue", () => {
   });
 });
 
+describe("empty send, receive and out-of-order queues share arrays that are never written (heap per endpoint, #8)", () => {
+  it("a queue emptied and refilled never shows its bytes to another empty queue", () => {
+    const q1 = new ReceiveQueue();
+    const q2 = new ReceiveQueue();
+    const buf = new Uint8Array(64);
+    // Both fill from empty at once: each reads only its own bytes.
+    q1.push(bytes(9, 50));
+    q2.push(bytes(11, 70));
+    expect(q2.read(buf, false)).toBe(11);
+    expect(buf.subarray(0, 11)).toEqual(bytes(11, 70));
+    expect(q1.read(buf, false)).toBe(9);
+    expect(buf.subarray(0, 9)).toEqual(bytes(9, 50));
+    for (let round = 0; round < 3; round++) {
+      q1.push(bytes(20, round));
+      expect(q2.size).toBe(0);
+      expect(q2.read(buf, false)).toBe(0);
+      expect(q1.read(buf, false)).toBe(20);
+      expect(buf.subarray(0, 20)).toEqual(bytes(20, round));
+      expect(q1.size).toBe(0);
+      // q1 is empty again (shared array); q2 now fills its own.
+      q2.push(bytes(7, 100 + round));
+      expect(q1.read(buf, false)).toBe(0);
+      expect(q2.read(buf, false)).toBe(7);
+      expect(buf.subarray(0, 7)).toEqual(bytes(7, 100 + round));
+    }
+    const o1 = new OutOfOrderQueue();
+    const o2 = new OutOfOrderQueue();
+    for (let round = 0; round < 2; round++) {
+      expect(o1.insert(1000, bytes(10), 0, 64)).toBe(10);
+      expect(o2.insert(5000, bytes(20), 0, 64)).toBe(20);
+      const b1: number[] = [];
+      const b2: number[] = [];
+      o1.blocks(b1);
+      o2.blocks(b2);
+      expect(b1).toEqual([1000, 1010]);
+      expect(b2).toEqual([5000, 5020]);
+      expect([o1.length, o2.length]).toEqual([1, 1]);
+      // Both emptied (back to the shared arrays), then refilled in the other order.
+      expect(o1.takeAt(1000)!.length).toBe(10);
+      expect(o1.takeAt(1010)).toBeNull();
+      o2.clear();
+      expect([o1.length, o2.length, o1.bytes, o2.bytes]).toEqual([0, 0, 0, 0]);
+      expect(o2.insert(7000, bytes(5), 0, 64)).toBe(5);
+      const c1: number[] = [];
+      o1.blocks(c1);
+      expect(c1).toEqual([]);
+      o2.clear();
+    }
+    const s1 = new SendBuffer();
+    const s2 = new SendBuffer();
+    s1.append(bytes(40, 1), 0, 40);
+    s2.append(bytes(60, 2), 0, 60);
+    const both: Uint8Array[] = [];
+    s2.views(0, 60, both);
+    expect(both.length).toBe(1);
+    expect(both[0]).toEqual(bytes(60, 2));
+    s1.release(40);
+    s2.release(60);
+    for (let round = 0; round < 3; round++) {
+      s1.append(bytes(100, round), 0, 100);
+      const v: Uint8Array[] = [];
+      s2.views(0, 0, v);
+      expect(v.length).toBe(0);
+      s1.release(100);
+      expect(s1.size).toBe(0);
+      s2.append(bytes(50, round), 0, 50);
+      const w: Uint8Array[] = [];
+      s2.views(s2.headOffset, 50, w);
+      expect(w.length).toBe(1);
+      expect(w[0]).toEqual(bytes(50, round));
+      s2.release(50);
+      // s1 starts again from the shared empty arrays: its new bytes are its own.
+      s1.append(bytes(30, 200 + round), 0, 30);
+      const x: Uint8Array[] = [];
+      s1.views(s1.headOffset, 30, x);
+      expect(x[0]).toEqual(bytes(30, 200 + round));
+      s1.release(30);
+    }
+  });
+});
+
 describe("out-of-order queue (RFC 9293 §3.10.7.4: overlapping data processed once)", () => {
   it("keeps existing bytes, fills the gaps around them, and returns data continuing RCV.NXT", () => {
     const o = new OutOfOrderQueue();

@@ -17,6 +17,14 @@ export interface Timer {
   readonly deadline: number;
 }
 
+/**
+ * An object that timers call back without a closure: `onTimer(id)` with the id its timer was
+ * created with (one object can own several timers).
+ */
+export interface TimerTarget {
+  onTimer(id: number): void;
+}
+
 export interface Clock {
   /** Monotonic milliseconds. */
   now(): number;
@@ -24,6 +32,11 @@ export interface Clock {
   wallNow(): number;
   /** Creates an unarmed timer that calls `fn` when it fires. */
   createTimer(fn: () => void): Timer;
+  /**
+   * Optional: creates an unarmed timer that calls `target.onTimer(id)` when it fires, with no
+   * closure per timer (heap per TCP endpoint, issue #8). Callers fall back to `createTimer`.
+   */
+  createTimerFor?(target: TimerTarget, id: number): Timer;
   /** Number of armed timers (tests assert nothing is left behind). */
   pendingTimers(): number;
 }
@@ -130,7 +143,14 @@ export class TimerRecord implements Timer {
   constructor(
     private readonly owner: HeapClockBase,
     readonly fn: () => void,
+    private readonly target: TimerTarget | null = null,
+    private readonly id = 0,
   ) {}
+  /** Runs the callback: `fn`, or the target's `onTimer(id)`. */
+  fire(): void {
+    if (this.target !== null) this.target.onTimer(this.id);
+    else this.fn();
+  }
   schedule(delayMs: number): void {
     this.owner.arm(this, Math.max(0, delayMs));
   }
@@ -144,12 +164,17 @@ export class TimerRecord implements Timer {
   }
 }
 
+function noTimerFn(): void {}
+
 export abstract class HeapClockBase implements Clock {
   protected readonly timers = new TimerHeap();
   abstract now(): number;
   abstract wallNow(): number;
   createTimer(fn: () => void): Timer {
     return new TimerRecord(this, fn);
+  }
+  createTimerFor(target: TimerTarget, id: number): Timer {
+    return new TimerRecord(this, noTimerFn, target, id);
   }
   pendingTimers(): number {
     return this.timers.size;
@@ -196,7 +221,7 @@ export class ManualClock extends HeapClockBase {
       if (!top || top.deadline > end) break;
       this.timers.pop();
       if (top.deadline > this.t) this.t = top.deadline;
-      top.fn();
+      top.fire();
     }
     this.t = end;
   }
@@ -318,7 +343,7 @@ export class RealClock extends HeapClockBase {
         const top = this.timers.peek();
         if (!top || top.deadline > now + 0.5) break;
         this.timers.pop();
-        top.fn();
+        top.fire();
       }
     } finally {
       this.firing = false;

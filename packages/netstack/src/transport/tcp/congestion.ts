@@ -258,17 +258,29 @@ export class Cubic implements CongestionControl {
   epochStart = -1;
   /** W_est (segments), the Reno-friendly window. */
   wEst = 0;
-  /** RFC 9438 §4.10 allows HyStart++ (RFC 9406) in slow start; null when switched off. */
-  readonly hystart: HyStartPlusPlus | null;
+  /** Whether HyStart++ runs (decided at creation); its state is created when first used (#8). */
+  private readonly hystartOn: boolean;
+  private hs: HyStartPlusPlus | null = null;
 
   constructor(mss: number, iwSegments = 10, private readonly env: CongestionEnv = NO_ENV) {
     this.cwnd = initialWindow(mss, iwSegments);
-    this.hystart = env.hystart && !env.hystart() ? null : new HyStartPlusPlus();
+    this.hystartOn = !(env.hystart && !env.hystart());
+  }
+
+  /** RFC 9438 §4.10 allows HyStart++ (RFC 9406) in slow start; null when switched off. */
+  get hystart(): HyStartPlusPlus | null {
+    return this.hystartOn ? (this.hs ??= new HyStartPlusPlus()) : null;
+  }
+
+  /** Whether HyStart++'s state exists yet (created at the first RTT sample in slow start). */
+  get hystartCreated(): boolean {
+    return this.hs !== null;
   }
 
   onRttSample(rtt: number, ack: number, sndNxt: number): void {
-    const h = this.hystart;
-    if (h === null || h.phase === HyStartDone || this.cwnd >= this.ssthresh) return;
+    if (!this.hystartOn || this.cwnd >= this.ssthresh) return;
+    const h = this.hystart!;
+    if (h.phase === HyStartDone) return;
     // RFC 9406 §4.2: after CSS_ROUNDS rounds of CSS, congestion avoidance (ssthresh = cwnd).
     if (h.onAck(rtt, ack, sndNxt)) this.ssthresh = Math.floor(this.cwnd);
   }
@@ -279,7 +291,7 @@ export class Cubic implements CongestionControl {
       // in HyStart++'s Conservative Slow Start the increase is divided by CSS_GROWTH_DIVISOR
       // (RFC 9406 §4.2).
       const inc = slowStartIncrease(this.cwnd, this.ssthresh, acked) - this.cwnd;
-      this.cwnd += this.hystart !== null && this.hystart.phase === HyStartCss ? inc / HYSTART_CSS_GROWTH_DIVISOR : inc;
+      this.cwnd += this.hs !== null && this.hs.phase === HyStartCss ? inc / HYSTART_CSS_GROWTH_DIVISOR : inc;
       return;
     }
     const now = this.env.now();
@@ -315,7 +327,7 @@ export class Cubic implements CongestionControl {
   /** §4.6 / §4.7: a congestion event: remember W_max (fast convergence), ssthresh = beta * cwnd. */
   private reduce(mss: number): void {
     // RFC 9406 §4.2: a congestion event ends HyStart++ (it only runs in the initial slow start).
-    if (this.hystart !== null) this.hystart.phase = HyStartDone;
+    if (this.hystartOn) this.hystart!.phase = HyStartDone;
     const cw = this.cwnd / mss;
     this.wMax = cw < this.wMax ? (cw * (1 + CUBIC_BETA)) / 2 : cw;
     this.epochStart = -1;

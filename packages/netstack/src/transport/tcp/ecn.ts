@@ -97,7 +97,13 @@ export class TcpEcn {
    * Sender: SND.MAX at the last response to ECE. ECE on ACKs up to it belongs to the window
    * already answered (RFC 3168 §6.1.2: at most one reduction per window of data).
    */
-  recover = 0;
+  private recover32 = 0;
+  get recover(): number {
+    return this.recover32 >>> 0;
+  }
+  set recover(v: number) {
+    this.recover32 = v | 0;
+  }
   /** The ECN field of the packet being processed (set by the endpoint before the segment rules). */
   rxField = ECN_NOT_ECT;
   /** Some ECT or CE packet arrived on this connection (TCP_INFO's TCPI_OPT_ECN_SEEN). */

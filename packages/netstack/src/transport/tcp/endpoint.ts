@@ -23,7 +23,7 @@ import {
   type SockOptions, type WriteOptions,
 } from "../../tcpip/endpoint.js";
 import type { PacketBuffer } from "../../buffer/packet.js";
-import type { Timer } from "../../clock/clock.js";
+import type { Timer, TimerTarget } from "../../clock/clock.js";
 import { EventErr, EventHup, EventIn, EventOut, EventRdHup, WaiterQueue } from "../../waiter/queue.js";
 import type {
   BatchFlusher, NetworkWriteParams, Route, StackServices, TransportEndpointHandler, TransportEndpointId,
@@ -87,8 +87,16 @@ const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 const TCP_HEADER = 20;
 /** Linux's TCP_MIN_MSS, the smallest TCP_MAXSEG accepted. */
 const MIN_USER_MSS = 88;
+/** TcpEndpoint.onTimer ids. */
+const TIMER_RTX = 0;
+const TIMER_DELACK = 1;
+const TIMER_CORK = 2;
+const TIMER_KEEPALIVE = 3;
+const TIMER_WAIT = 4;
+/** The empty packet backlog, shared and never written (heap per endpoint, #8): replaced before a push. */
+const NO_PKTS: PacketBuffer[] = [];
 
-export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlusher {
+export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlusher, TimerTarget {
   readonly waiterQueue: WaiterQueue;
   readonly stack: StackServices;
   readonly netProto: number;
@@ -206,7 +214,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   /** `now()`'s reading for the current outermost section (valid while `nowValid`). */
   private nowCached = 0;
   private nowValid = false;
-  private backlogPkts: PacketBuffer[] = [];
+  private backlogPkts: PacketBuffer[] = NO_PKTS;
   private events = 0;
   private holdEvents = false;
   private flushWanted = false;
@@ -228,9 +236,22 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   tsOk = false;
   /** Kept as an int32 (a small integer to V8: no boxed number per endpoint); added mod 2^32. */
   private tsOffset = 0;
-  private tsRecent = 0;
+  /** TS.Recent and the echo are uint32 stored as int32 (no boxed number per endpoint, #8). */
+  private tsRecent32 = 0;
+  private get tsRecent(): number {
+    return this.tsRecent32 >>> 0;
+  }
+  private set tsRecent(v: number) {
+    this.tsRecent32 = v | 0;
+  }
   private tsRecentAge = 0;
-  tsEcr = 0;
+  private tsEcr32 = 0;
+  get tsEcr(): number {
+    return this.tsEcr32 >>> 0;
+  }
+  set tsEcr(v: number) {
+    this.tsEcr32 = v | 0;
+  }
   tsEcrValid = false;
   /** SO_RCVBUF was set by the application (Linux's SOCK_RCVBUF_LOCK): no auto-tuning. */
   private rcvBufLocked = false;
@@ -264,23 +285,40 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   // ================================================================== timers, created on first use
 
   get rtxTimer(): Timer {
-    return this.rtxT ??= this.stack.clock.createTimer(() => this.onRtxTimer());
+    return this.rtxT ??= this.newTimer(TIMER_RTX);
+  }
+
+  /** A timer calling onTimer(id): no closure when the clock has createTimerFor (#8). */
+  private newTimer(id: number): Timer {
+    const c = this.stack.clock;
+    return c.createTimerFor ? c.createTimerFor(this, id) : c.createTimer(() => this.onTimer(id));
+  }
+
+  /** TimerTarget: runs the timer `id` (TIMER_*). */
+  onTimer(id: number): void {
+    switch (id) {
+      case TIMER_RTX: return this.onRtxTimer();
+      case TIMER_DELACK: return this.onDelackTimer();
+      case TIMER_CORK: return this.onCorkTimer();
+      case TIMER_KEEPALIVE: return this.onKeepaliveTimer();
+      case TIMER_WAIT: return this.onWaitTimer();
+    }
   }
 
   private get delackTimer(): Timer {
-    return this.delackT ??= this.stack.clock.createTimer(() => this.onDelackTimer());
+    return this.delackT ??= this.newTimer(TIMER_DELACK);
   }
 
   private get corkTimer(): Timer {
-    return this.corkT ??= this.stack.clock.createTimer(() => this.onCorkTimer());
+    return this.corkT ??= this.newTimer(TIMER_CORK);
   }
 
   private get keepaliveTimer(): Timer {
-    return this.keepaliveT ??= this.stack.clock.createTimer(() => this.onKeepaliveTimer());
+    return this.keepaliveT ??= this.newTimer(TIMER_KEEPALIVE);
   }
 
   private get waitTimer(): Timer {
-    return this.waitT ??= this.stack.clock.createTimer(() => this.onWaitTimer());
+    return this.waitT ??= this.newTimer(TIMER_WAIT);
   }
 
   private get acceptQueue(): TcpEndpoint[] {
@@ -556,7 +594,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     for (;;) {
       if (this.backlogPkts.length > 0) {
         const list = this.backlogPkts;
-        this.backlogPkts = [];
+        this.backlogPkts = NO_PKTS;
         for (let i = 0; i < list.length; i++) this.receivePacket(list[i]!);
         continue;
       }
@@ -650,7 +688,8 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
 
   handlePacket(pkt: PacketBuffer): void {
     if (this.depth > 0) {
-      this.backlogPkts.push(pkt);
+      if (this.backlogPkts === NO_PKTS) this.backlogPkts = [pkt];
+      else this.backlogPkts.push(pkt);
       return;
     }
     this.enter();
@@ -1341,7 +1380,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     this.stopTimers();
     this.unregister();
     if (this.portReserved && !this.userBound) this.releasePort();
-    this.backlogPkts.length = 0;
+    this.backlogPkts = NO_PKTS;
     if (err) {
       this.pendingError = err;
       this.events |= EventErr;

@@ -53,15 +53,45 @@ const INIT_SPACE_SEGMENTS = 10;
 
 export class Receiver {
   /** Initial receive sequence number. */
-  irs = 0;
+  private irs32 = 0;
+  get irs(): number {
+    return this.irs32 >>> 0;
+  }
+  set irs(v: number) {
+    this.irs32 = v | 0;
+  }
   /** RCV.NXT. */
-  rcvNxt = 0;
+  private rcvNxt32 = 0;
+  get rcvNxt(): number {
+    return this.rcvNxt32 >>> 0;
+  }
+  set rcvNxt(v: number) {
+    this.rcvNxt32 = v | 0;
+  }
   /** RCV.NXT + RCV.WND as last advertised: the right edge of the window. */
-  rcvAdvEdge = 0;
+  private rcvAdvEdge32 = 0;
+  get rcvAdvEdge(): number {
+    return this.rcvAdvEdge32 >>> 0;
+  }
+  set rcvAdvEdge(v: number) {
+    this.rcvAdvEdge32 = v | 0;
+  }
   /** The right edge as the peer computes it from our last window field (at most `rcvAdvEdge`). */
-  peerEdge = 0;
+  private peerEdge32 = 0;
+  get peerEdge(): number {
+    return this.peerEdge32 >>> 0;
+  }
+  set peerEdge(v: number) {
+    this.peerEdge32 = v | 0;
+  }
   /** RCV.NXT when we last sent an ACK (the left edge of the last advertised window). */
-  rcvWup = 0;
+  private rcvWup32 = 0;
+  get rcvWup(): number {
+    return this.rcvWup32 >>> 0;
+  }
+  set rcvWup(v: number) {
+    this.rcvWup32 = v | 0;
+  }
   /** Shift applied to the window field we send (RFC 7323 §2.3; 0 unless negotiated). */
   wndScale = 0;
   /** The MSS we advertised in our SYN. */

@@ -9,8 +9,14 @@
  */
 import { seqAdd, seqDiff, seqGT, seqLEQ, seqLT } from "./seqnum.js";
 
+/**
+ * The views array of an empty ReceiveQueue, shared and never written (an idle connection holds
+ * no array of its own: heap per endpoint, #8). `push` replaces it first.
+ */
+const NO_VIEWS: Uint8Array[] = [];
+
 export class ReceiveQueue {
-  private views: Uint8Array[] = [];
+  private views: Uint8Array[] = NO_VIEWS;
   private first = 0;
   /** Bytes of views[first] already read. */
   private headOff = 0;
@@ -19,7 +25,8 @@ export class ReceiveQueue {
 
   push(v: Uint8Array): void {
     if (v.length === 0) return;
-    this.views.push(v);
+    if (this.views === NO_VIEWS) this.views = [v];
+    else this.views.push(v);
     this.size += v.length;
   }
 
@@ -73,7 +80,7 @@ export class ReceiveQueue {
     this.headOff = off;
     this.size -= n;
     if (this.first === this.views.length) {
-      this.views = [];
+      this.views = NO_VIEWS;
       this.first = 0;
       this.headOff = 0;
     } else if (this.first >= 64 && this.first * 2 >= this.views.length) {
@@ -110,12 +117,19 @@ const COMPACT_AT = 1024;
  * Every change to the bytes held goes through `insert` (adds), `takeAt` (moves the front to the
  * in-order queue), `pruneTail` (drops the highest piece) and `clear`, which keep `bytes` exact.
  */
+/**
+ * The arrays of an empty OutOfOrderQueue, shared and never written (an idle connection holds no
+ * arrays of its own: heap per endpoint, #8). The first piece or run replaces them.
+ */
+const NO_ES: OooEntry[] = [];
+const NO_RS: number[] = [];
+
 export class OutOfOrderQueue {
   /** Live pieces are es[head..], sorted, no overlaps. */
-  private es: OooEntry[] = [];
+  private es: OooEntry[] = NO_ES;
   private head = 0;
   /** Contiguous runs as flat [start, end) pairs, live from rs[rhead] (rhead is even). */
-  private rs: number[] = [];
+  private rs: number[] = NO_RS;
   private rhead = 0;
   /** Payload bytes held. */
   bytes = 0;
@@ -198,7 +212,8 @@ export class OutOfOrderQueue {
         return len;
       }
       if (n - this.head >= maxPieces) return OOO_REFUSED;
-      es.push({ seq: a, end: b, data });
+      if (es === NO_ES) this.es = [{ seq: a, end: b, data }];
+      else es.push({ seq: a, end: b, data });
       this.bytes += len;
       this.addRun(a, b);
       return len;
@@ -308,9 +323,9 @@ export class OutOfOrderQueue {
   }
 
   private reset(): void {
-    this.es = [];
+    this.es = NO_ES;
     this.head = 0;
-    this.rs = [];
+    this.rs = NO_RS;
     this.rhead = 0;
     this.bytes = 0;
   }
@@ -350,7 +365,8 @@ export class OutOfOrderQueue {
     const rs = this.rs;
     const m = rs.length;
     if (m === this.rhead || seqLT(rs[m - 1]!, a)) {
-      rs.push(a, b);
+      if (rs === NO_RS) this.rs = [a, b];
+      else rs.push(a, b);
       return;
     }
     if (seqLEQ(rs[m - 2]!, a)) {

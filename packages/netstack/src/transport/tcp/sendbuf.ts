@@ -15,10 +15,17 @@
 const MIN_CHUNK = 16 * 1024;
 const MAX_CHUNK = 256 * 1024;
 
+/**
+ * The arrays of an empty buffer, shared by all of them and never written (an idle connection
+ * holds no arrays of its own: heap per endpoint, #8). `append` replaces them before pushing.
+ */
+const NO_CHUNKS: Uint8Array[] = [];
+const NO_STARTS: number[] = [];
+
 export class SendBuffer {
-  private chunks: Uint8Array[] = [];
+  private chunks: Uint8Array[] = NO_CHUNKS;
   /** Absolute offset of each chunk's first byte. */
-  private starts: number[] = [];
+  private starts: number[] = NO_STARTS;
   /** Index of the first live chunk in `chunks` (dropped chunks are compacted lazily). */
   private first = 0;
   /** Index of the chunk `find` returned last (a guess, checked before use). */
@@ -51,6 +58,10 @@ export class SendBuffer {
         }
       }
       const size = len < MIN_CHUNK ? MIN_CHUNK : len > MAX_CHUNK ? MAX_CHUNK : len;
+      if (this.chunks === NO_CHUNKS) {
+        this.chunks = [];
+        this.starts = [];
+      }
       this.chunks.push(new Uint8Array(size));
       this.starts.push(this.tailOffset);
     }
@@ -71,8 +82,8 @@ export class SendBuffer {
       this.first++;
     }
     if (this.first === chunks.length) {
-      this.chunks = [];
-      this.starts = [];
+      this.chunks = NO_CHUNKS;
+      this.starts = NO_STARTS;
       this.first = 0;
     } else if (this.first >= 32 && this.first * 2 >= chunks.length) {
       this.chunks = chunks.slice(this.first);

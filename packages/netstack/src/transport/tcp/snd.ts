@@ -33,6 +33,12 @@ function rttLimitsFor(o: { readonly initialRto: number; readonly minRto: number;
   return (lastRttLimits = Object.freeze({ initialRto: o.initialRto, minRto: o.minRto, maxRto: o.maxRto, granularity: 1 }));
 }
 
+/**
+ * Scratch list of the newly SACKed gaps of one block (addSacked), shared by all senders: it is
+ * filled and used within one call, which calls nothing that could re-enter addSacked.
+ */
+const sackGaps: number[] = [];
+
 export const TimerIdle = 0;
 export const TimerRetransmit = 1;
 export const TimerPersist = 2;
@@ -48,26 +54,68 @@ const MIN_PTO = 10;
 
 export class Sender {
   /** Initial send sequence number. */
-  iss = 0;
+  private iss32 = 0;
+  get iss(): number {
+    return this.iss32 >>> 0;
+  }
+  set iss(v: number) {
+    this.iss32 = v | 0;
+  }
   /** SND.UNA: oldest unacknowledged sequence number. */
-  sndUna = 0;
+  private sndUna32 = 0;
+  get sndUna(): number {
+    return this.sndUna32 >>> 0;
+  }
+  set sndUna(v: number) {
+    this.sndUna32 = v | 0;
+  }
   /** SND.NXT: next sequence number to send (moves back to SND.UNA after a timeout). */
-  sndNxt = 0;
+  private sndNxt32 = 0;
+  get sndNxt(): number {
+    return this.sndNxt32 >>> 0;
+  }
+  set sndNxt(v: number) {
+    this.sndNxt32 = v | 0;
+  }
   /** Highest sequence number sent so far (SND.MAX); ACKs beyond it are for data never sent. */
-  sndMax = 0;
+  private sndMax32 = 0;
+  get sndMax(): number {
+    return this.sndMax32 >>> 0;
+  }
+  set sndMax(v: number) {
+    this.sndMax32 = v | 0;
+  }
   /** SND.WND in bytes (scaled). */
   sndWnd = 0;
   /** Largest window the peer ever offered (RFC 9293 §3.8.6.2.1's Max(SND.WND)). */
   maxSndWnd = 0;
   /** SND.WL1 / SND.WL2: the segment that last updated the window. */
-  sndWl1 = 0;
-  sndWl2 = 0;
+  private sndWl132 = 0;
+  get sndWl1(): number {
+    return this.sndWl132 >>> 0;
+  }
+  set sndWl1(v: number) {
+    this.sndWl132 = v | 0;
+  }
+  private sndWl232 = 0;
+  get sndWl2(): number {
+    return this.sndWl232 >>> 0;
+  }
+  set sndWl2(v: number) {
+    this.sndWl232 = v | 0;
+  }
   /** Shift applied to the peer's window field (RFC 7323 §2.3; 0 unless negotiated). */
   wndScale = 0;
 
   readonly buf = new SendBuffer();
   /** Sequence number of buf's first byte. */
-  bufHeadSeq = 0;
+  private bufHeadSeq32 = 0;
+  get bufHeadSeq(): number {
+    return this.bufHeadSeq32 >>> 0;
+  }
+  set bufHeadSeq(v: number) {
+    this.bufHeadSeq32 = v | 0;
+  }
 
   /** Effective send MSS (RFC 9293 §3.7.1 Eff.snd.MSS). */
   mss = DEFAULT_MSS;
@@ -86,16 +134,34 @@ export class Sender {
    * window this ran away to 120 s RTOs). Such echoes give no sample; the first echo of a
    * transmission sent after the timeout does.
    */
-  private rtoTs = 0;
+  private rtoTs32 = 0;
+  private get rtoTs(): number {
+    return this.rtoTs32 >>> 0;
+  }
+  private set rtoTs(v: number) {
+    this.rtoTs32 = v | 0;
+  }
   private rtoTsValid = false;
-  rttSeq = 0;
+  private rttSeq32 = 0;
+  get rttSeq(): number {
+    return this.rttSeq32 >>> 0;
+  }
+  set rttSeq(v: number) {
+    this.rttSeq32 = v | 0;
+  }
   rttTime = 0;
 
   /** Duplicate ACKs in a row (RFC 5681 §3.2). */
   dupAcks = 0;
   inRecovery = false;
   /** RFC 6582 `recover`: SND.MAX when recovery (or the last timeout) began. */
-  recover = 0;
+  private recover32 = 0;
+  get recover(): number {
+    return this.recover32 >>> 0;
+  }
+  set recover(v: number) {
+    this.recover32 = v | 0;
+  }
   private partialAckSeen = false;
 
   /** Consecutive timeouts for the oldest outstanding data (TCP_INFO's retransmits). */
@@ -115,9 +181,21 @@ export class Sender {
 
   /** A FIN is queued after the last data byte (shutdown(write) / close). */
   finQueued = false;
-  finSeq = 0;
+  private finSeq32 = 0;
+  get finSeq(): number {
+    return this.finSeq32 >>> 0;
+  }
+  set finSeq(v: number) {
+    this.finSeq32 = v | 0;
+  }
   /** End of the last partial segment sent (Minshall's Nagle variant, as Linux). */
-  sndSml = 0;
+  private sndSml32 = 0;
+  get sndSml(): number {
+    return this.sndSml32 >>> 0;
+  }
+  set sndSml(v: number) {
+    this.sndSml32 = v | 0;
+  }
   /** The last write had MSG_MORE: hold a partial segment back. */
   more = false;
   lastSendTime = 0;
@@ -130,7 +208,13 @@ export class Sender {
   readonly sacked: number[] = [];
   sackedBytes = 0;
   /** RFC 6675 HighRxt: the end of the highest retransmission of the current recovery. */
-  highRxt = 0;
+  private highRxt32 = 0;
+  get highRxt(): number {
+    return this.highRxt32 >>> 0;
+  }
+  set highRxt(v: number) {
+    this.highRxt32 = v | 0;
+  }
   /** Length of the segment nextLost() found. */
   private nextLen = 0;
 
@@ -141,20 +225,40 @@ export class Sender {
   get rack(): Rack {
     return this.rackObj ??= new Rack();
   }
+  /** Whether the Rack exists yet (it is created at the first transmission RACK tracks, or a D-SACK). */
+  get rackCreated(): boolean {
+    return this.rackObj !== null;
+  }
   /** RFC 8985 §7: a loss probe is outstanding (TLP.end_seq is not None), and what it sent. */
   tlpActive = false;
-  tlpEndSeq = 0;
+  private tlpEndSeq32 = 0;
+  get tlpEndSeq(): number {
+    return this.tlpEndSeq32 >>> 0;
+  }
+  set tlpEndSeq(v: number) {
+    this.tlpEndSeq32 = v | 0;
+  }
   tlpStart = 0;
   tlpIsRetrans = false;
   /** The ACK being processed carried a D-SACK [dsackL, dsackR), or SACKed new data. */
   private dsackSeen = false;
-  private dsackL = 0;
-  private dsackR = 0;
+  private dsackL32 = 0;
+  private get dsackL(): number {
+    return this.dsackL32 >>> 0;
+  }
+  private set dsackL(v: number) {
+    this.dsackL32 = v | 0;
+  }
+  private dsackR32 = 0;
+  private get dsackR(): number {
+    return this.dsackR32 >>> 0;
+  }
+  private set dsackR(v: number) {
+    this.dsackR32 = v | 0;
+  }
   private sackGrew = false;
   /** Recovery ended during the ACK being processed (RACK's reo_wnd_persist counts these). */
   private exitedRecovery = false;
-  /** Reusable list of the newly SACKed gaps of one block. */
-  private readonly gaps: number[] = [];
 
   /**
    * cwnd use (trackCwndUse): whether the current window of data was cwnd-limited, its largest
@@ -163,7 +267,13 @@ export class Sender {
    */
   private cwndLimited = false;
   private maxFlight = 0;
-  private usageEnd = 0;
+  private usageEnd32 = 0;
+  private get usageEnd(): number {
+    return this.usageEnd32 >>> 0;
+  }
+  private set usageEnd(v: number) {
+    this.usageEnd32 = v | 0;
+  }
   private cwndUsed = 0;
   private cwndStamp = 0;
 
@@ -487,7 +597,7 @@ export class Sender {
   private addSacked(l: number, r: number): void {
     const a = this.sacked;
     const rack = this.rackOn;
-    const gaps = this.gaps;
+    const gaps = sackGaps;
     if (rack) {
       // The parts of [l, r) the scoreboard did not hold yet: RACK delivers the segments there.
       gaps.length = 0;
@@ -914,8 +1024,12 @@ export class Sender {
   /** RFC 8985 per ACK: the probe's outcome (§7.4), reo_wnd (§6.2 step 4), losses (step 5), the PTO (§7.2). */
   private rackAfterAck(ack: number, advanced: boolean): void {
     if (this.tlpActive) this.tlpOnAck(ack, advanced);
-    this.rack.updateReoWnd(this.sndUna, this.sndNxt, this.dsackSeen, this.exitedRecovery);
-    this.rackDetect();
+    // A Rack not yet created holds no records and xmit_ts = None: only a D-SACK changes it (an
+    // ACK before any data went out leaves it uncreated, heap per endpoint, #8).
+    if (this.rackObj !== null || this.dsackSeen) {
+      this.rack.updateReoWnd(this.sndUna, this.sndNxt, this.dsackSeen, this.exitedRecovery);
+      this.rackDetect();
+    }
     // §7.2: an ACK of new data restarts the PTO; one that makes a probe inappropriate (SACKed
     // data, a recovery) puts the RTO back.
     if (this.timerMode === TimerProbe && !this.probeAllowed()) this.rearmRto();
@@ -958,7 +1072,7 @@ export class Sender {
     this.sndUna = ack;
     if (seqLT(this.sndNxt, ack)) this.sndNxt = ack;
     if (this.sacked.length > 0) this.pruneSacked();
-    if (this.rackOn) this.rack.onCumulativeAck(ack, now, seqLT(ack, dataEnd));
+    if (this.rackOn && this.rackObj !== null) this.rackObj.onCumulativeAck(ack, now, seqLT(ack, dataEnd));
     let restartTimer = true;
     if (this.inRecovery) {
       if (seqGEQ(ack, this.recover)) {
