@@ -48,27 +48,34 @@ export class SipHash {
     let o = off;
     let t = 0;
     // Message blocks, then the last block: the remaining 0..7 bytes, little-endian, with len mod
-    // 256 in the top byte. Each is compressed with 2 rounds; 4 more rounds finalize.
-    for (let last = false; !last;) {
-      let ml: number;
-      let mh: number;
-      if (o < full) {
-        ml = le32(data, o);
-        mh = le32(data, o + 4);
-        o += 8;
+    // 256 in the top byte. Each is compressed with 2 rounds; then 4 rounds finalize (after v2 ^= 0xff).
+    let ml = 0;
+    let mh = 0;
+    let last = false;
+    for (let fin = false; ;) {
+      let rounds = 2;
+      if (fin) {
+        v2l ^= 0xff;
+        rounds = 4;
       } else {
-        ml = 0;
-        mh = (len & 0xff) << 24;
-        for (let i = 0; o + i < end; i++) {
-          const byte = data[o + i]!;
-          if (i < 4) ml |= byte << (8 * i);
-          else mh |= byte << (8 * (i - 4));
+        if (o < full) {
+          ml = le32(data, o);
+          mh = le32(data, o + 4);
+          o += 8;
+        } else {
+          ml = 0;
+          mh = (len & 0xff) << 24;
+          for (let i = 0; o + i < end; i++) {
+            const byte = data[o + i]!;
+            if (i < 4) ml |= byte << (8 * i);
+            else mh |= byte << (8 * (i - 4));
+          }
+          last = true;
         }
-        last = true;
+        v3h ^= mh;
+        v3l ^= ml;
       }
-      v3h ^= mh;
-      v3l ^= ml;
-      for (let r = 0; r < 2; r++) {
+      for (let r = 0; r < rounds; r++) {
         // SipRound. a += b on 64 bits: add the low halves, carry into the high ones.
         t = (v0l + v1l) | 0; v0h = (v0h + v1h + ((t >>> 0) < (v0l >>> 0) ? 1 : 0)) | 0; v0l = t;
         t = (v1h << 13) | (v1l >>> 19); v1l = (v1l << 13) | (v1h >>> 19); v1h = t ^ v0h; v1l ^= v0l;
@@ -81,21 +88,10 @@ export class SipHash {
         t = (v1h << 17) | (v1l >>> 15); v1l = (v1l << 17) | (v1h >>> 15); v1h = t ^ v2h; v1l ^= v2l;
         t = v2h; v2h = v2l; v2l = t;
       }
+      if (fin) break;
       v0h ^= mh;
       v0l ^= ml;
-    }
-    v2l ^= 0xff;
-    for (let r = 0; r < 4; r++) {
-      t = (v0l + v1l) | 0; v0h = (v0h + v1h + ((t >>> 0) < (v0l >>> 0) ? 1 : 0)) | 0; v0l = t;
-      t = (v1h << 13) | (v1l >>> 19); v1l = (v1l << 13) | (v1h >>> 19); v1h = t ^ v0h; v1l ^= v0l;
-      t = v0h; v0h = v0l; v0l = t;
-      t = (v2l + v3l) | 0; v2h = (v2h + v3h + ((t >>> 0) < (v2l >>> 0) ? 1 : 0)) | 0; v2l = t;
-      t = (v3h << 16) | (v3l >>> 16); v3l = (v3l << 16) | (v3h >>> 16); v3h = t ^ v2h; v3l ^= v2l;
-      t = (v0l + v3l) | 0; v0h = (v0h + v3h + ((t >>> 0) < (v0l >>> 0) ? 1 : 0)) | 0; v0l = t;
-      t = (v3h << 21) | (v3l >>> 11); v3l = (v3l << 21) | (v3h >>> 11); v3h = t ^ v0h; v3l ^= v0l;
-      t = (v2l + v1l) | 0; v2h = (v2h + v1h + ((t >>> 0) < (v2l >>> 0) ? 1 : 0)) | 0; v2l = t;
-      t = (v1h << 17) | (v1l >>> 15); v1l = (v1l << 17) | (v1h >>> 15); v1h = t ^ v2h; v1l ^= v2l;
-      t = v2h; v2h = v2l; v2l = t;
+      fin = last;
     }
     this.high = (v0h ^ v1h ^ v2h ^ v3h) >>> 0;
     return (v0l ^ v1l ^ v2l ^ v3l) >>> 0;
