@@ -4,6 +4,8 @@
  * server over a veth pair. Everything runs in namespaces created and deleted here (bench/tun/netns.ts),
  * on 198.18.0.0/24 only; every load is bounded in bytes and time.
  */
+import { spawnSync } from "node:child_process";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { BenchNetns, KERNEL, REPO, STACK, withNamespaces, type BenchProc } from "./tun/netns.js";
 import type { Measurement } from "./common.js";
@@ -16,6 +18,9 @@ export interface TunSizes {
   rounds: number;
   runs: number;
   mtu: number;
+  /** Pin the server / the client to this CPU (taskset); absent: the scheduler places them. */
+  serverCpu?: number;
+  clientCpu?: number;
 }
 
 export interface TunResults {
@@ -34,7 +39,7 @@ async function client(ns: BenchNetns, server: BenchProc, test: TestName, s: TunS
   const limit = 60;
   const args = [PEER, test, STACK_OR_KERNEL.target, "--bytes", String(s.bulkBytes), "--rounds", String(s.rounds), "--timeout", String(limit)];
   const cpu0 = server.cpuSeconds();
-  const p = ns.spawn("python3", args, (limit + 15) * 1000, `peer.py ${test}`);
+  const p = ns.spawn("python3", args, (limit + 15) * 1000, `peer.py ${test}`, s.clientCpu);
   const r = await p.json();
   const cpu = server.cpuSeconds() - cpu0;
   if (r.verified !== true) throw new Error(`TUN bench ${test}: not verified: ${JSON.stringify(r)}\nserver stderr: ${server.stderr.slice(-2000)}`);
@@ -79,7 +84,7 @@ export function tunStack(s: TunSizes, vnet: boolean, tests: TestName[] = ALL, gs
   return withNamespaces(1, async ([ns]) => {
     const dev = "nsbt0";
     const server = ns!.spawn(process.execPath, ["--import", "tsx", SERVER, "--tun", dev, "--addr", `${STACK}/24`,
-      "--host-addr", `${KERNEL}/24`, "--mtu", String(s.mtu), ...(vnet ? ["--vnet"] : []), ...(vnet && !gso ? ["--no-gso"] : [])], 600_000, "tun server");
+      "--host-addr", `${KERNEL}/24`, "--mtu", String(s.mtu), ...(vnet ? ["--vnet"] : []), ...(vnet && !gso ? ["--no-gso"] : [])], 600_000, "tun server", s.serverCpu);
     await server.waitLine(/^READY/, 30_000);
     ns!.ip("link", "set", dev, "txqueuelen", "1000");
     try {
@@ -91,6 +96,11 @@ export function tunStack(s: TunSizes, vnet: boolean, tests: TestName[] = ALL, gs
 }
 
 /** The reference: the kernel's own server in a second namespace, over a veth pair. */
+/** Whether pinned rows can run here: taskset exists and there are at least two CPUs. */
+export function canPin(): boolean {
+  return spawnSync("taskset", ["-c", "0", "true"], { stdio: "ignore", timeout: 10_000 }).status === 0 && availableParallelism() >= 2;
+}
+
 export function tunKernel(s: TunSizes, tests: TestName[] = ALL): Promise<TunResults> {
   return withNamespaces(2, async ([a, b]) => {
     // Created from inside namespace A; the peer end goes straight into B (the root namespace never sees it).
@@ -99,7 +109,7 @@ export function tunKernel(s: TunSizes, tests: TestName[] = ALL): Promise<TunResu
     b!.ip("addr", "add", `${STACK}/24`, "dev", "nsbvb");
     a!.ip("link", "set", "nsbva", "mtu", String(s.mtu), "up");
     b!.ip("link", "set", "nsbvb", "mtu", String(s.mtu), "up");
-    const server = b!.spawn("python3", [PEER, "serve", STACK, "--timeout", "900"], 905_000, "kernel server");
+    const server = b!.spawn("python3", [PEER, "serve", STACK, "--timeout", "900"], 905_000, "kernel server", s.serverCpu);
     await server.waitLine(/^READY/, 30_000);
     try {
       return await runAll(a!, server, s, tests);

@@ -164,9 +164,11 @@ export class BenchNetns {
     return r.stdout;
   }
 
-  spawn(cmd: string, args: string[], limitMs: number, label = cmd): BenchProc {
+  /** Starts `cmd` in the namespace; with `cpu`, pinned to that CPU (taskset execs, so the PID is cmd's). */
+  spawn(cmd: string, args: string[], limitMs: number, label = cmd, cpu?: number): BenchProc {
     if (this.deleted) throw new Error(`namespace ${this.name} is deleted`);
-    const child = spawn("ip", ["netns", "exec", this.name, cmd, ...args], {
+    const pin = cpu === undefined ? [] : ["taskset", "-c", String(cpu)];
+    const child = spawn("ip", ["netns", "exec", this.name, ...pin, cmd, ...args], {
       cwd: REPO, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FORCE_COLOR: "0" },
     });
     const p = new BenchProc(child, label, limitMs);
