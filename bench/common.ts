@@ -62,9 +62,8 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** Runs `fn` `runs` times (after one warm-up when asked) and returns every measurement. */
-export async function repeat(runs: number, fn: () => Promise<Measurement>, warmup = false): Promise<Measurement[]> {
-  if (warmup) await fn();
+/** Runs `fn` `runs` times and returns every measurement. */
+export async function repeat(runs: number, fn: () => Promise<Measurement>): Promise<Measurement[]> {
   const out: Measurement[] = [];
   for (let i = 0; i < runs; i++) out.push(await fn());
   return out;

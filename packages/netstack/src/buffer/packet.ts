@@ -4,8 +4,9 @@
  * Outbound, a transport endpoint creates it with `PacketBuffer.outbound(reserve, payload)`: the
  * header area is `reserve` bytes of room in `buf` ending at `start` (= `end`: empty), and the
  * payload is kept as views (never copied). `buf` may be a slab shared with other packets' header
- * areas: only `buf[start, end)` (after `prepend`s) is this packet's. Each layer calls `prepend(n)` and writes its header at the returned
- * offset, so headers are written in place, innermost first.
+ * areas: only `buf[start, end)` (after `prepend`s) is this packet's. Each layer calls
+ * `prepend(n)` and writes its header at the returned offset, so headers are written in place,
+ * innermost first.
  *
  * Inbound, a link creates it with `PacketBuffer.inbound(bytes)`: the whole packet is in
  * `buf[start, end)` and each layer records where its header starts, validates it, and calls
