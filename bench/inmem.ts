@@ -3,7 +3,7 @@
  * TCP endpoints driven by their waiter queues (the way socket-api drives them).
  */
 import {
-  Address, CapRxChecksumOffload, CapTxChecksumOffload, Err, EventIn, EventOut, IPV4_PROTOCOL, Pipe, Stack, TCP_PROTOCOL,
+  Address, CapRxChecksumOffload, CapTxChecksumOffload, Err, EventIn, EventOut, IPV4_PROTOCOL, Pipe, RealClock, Stack, TCP_PROTOCOL,
   WaiterQueue, ipv4, isError, type Accepted, type Endpoint, type TransportProtocolFactory,
 } from "@netstack-ts/netstack";
 import * as netstack from "@netstack-ts/netstack";
@@ -31,7 +31,11 @@ export function makeInMemPair(mtu: number, offload: boolean): InMemPair {
   };
   const a = mk(pipe.a, "198.18.0.1/24");
   const b = mk(pipe.b, "198.18.0.2/24");
-  return { a, b, pipe, close: () => { a.close(); b.close(); } };
+  // Nothing else keeps the process alive while a transfer waits for a retransmission timer (an
+  // in-memory pipe has no handle): the clocks' timers do, until the pair is closed.
+  const clocks = [a.clock, b.clock].filter((c): c is RealClock => c instanceof RealClock);
+  for (const c of clocks) c.ref();
+  return { a, b, pipe, close: () => { a.close(); b.close(); for (const c of clocks) c.unref(); } };
 }
 
 function open(s: Stack, wq: WaiterQueue): Endpoint {

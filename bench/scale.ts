@@ -10,7 +10,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { EventIn, EventOut, Err, isError, type Endpoint, type WaiterQueue } from "@netstack-ts/netstack";
 import { PATTERN, PATTERN_MASK, checkPattern, cpuNow, type Measurement } from "./common.js";
-import { connectPair, makeInMemPair } from "./inmem.js";
+import { connectPair, makeInMemPair, type InMemPair } from "./inmem.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -38,7 +38,8 @@ const SETUP_WINDOW = 1000;
 interface Conn { client: Endpoint; cwq: WaiterQueue; server: Endpoint; swq: WaiterQueue }
 
 /** Moves `per` bytes on each of `conns` at once, client → server, verified; aggregate Gbit/s. */
-async function flowsOnce(conns: Conn[], per: number): Promise<Measurement> {
+async function flowsOnce(p: InMemPair, conns: Conn[], per: number): Promise<Measurement> {
+  const st0 = lossCounters(p);
   const rbuf = new Uint8Array(256 * 1024);
   const cpu0 = cpuNow();
   const t0 = performance.now();
@@ -48,7 +49,13 @@ async function flowsOnce(conns: Conn[], per: number): Promise<Measurement> {
     let received = 0;
     const wEntry = { callback: () => write() };
     const rEntry = { callback: () => read() };
+    let writing = false;
     const write = () => {
+      if (writing) return;
+      writing = true;
+      try { writeLoop(); } finally { writing = false; }
+    };
+    const writeLoop = () => {
       while (sent < per) {
         const at = sent & PATTERN_MASK;
         const n = Math.min(per - sent, 64 * 1024, PATTERN.length - at);
@@ -61,7 +68,15 @@ async function flowsOnce(conns: Conn[], per: number): Promise<Measurement> {
       }
       c.cwq.unregister(wEntry);
     };
+    // A read can provoke deliveries (a window update answered by new data) that call back in:
+    // the callback then only asks the running loop to continue.
+    let reading = false;
     const read = () => {
+      if (reading) return;
+      reading = true;
+      try { readLoop(); } finally { reading = false; }
+    };
+    const readLoop = () => {
       for (;;) {
         const r = c.server.read(rbuf);
         if (isError(r)) {
@@ -86,7 +101,21 @@ async function flowsOnce(conns: Conn[], per: number): Promise<Measurement> {
   const secs = (performance.now() - t0) / 1000;
   if (bad) throw new Error(`scale: ${bad} flows failed verification`);
   const total = per * conns.length;
-  return { value: (total * 8) / secs / 1e9, cpuSeconds: cpuNow() - cpu0, verified: total };
+  const st1 = lossCounters(p);
+  const extra: Record<string, number> = {};
+  for (const k of Object.keys(st1) as (keyof typeof st1)[]) extra[k] = st1[k] - st0[k];
+  return { value: (total * 8) / secs / 1e9, cpuSeconds: cpuNow() - cpu0, verified: total, extra };
+}
+
+/** Link drops and TCP loss recovery on both stacks (a flow-count figure with losses says so). */
+function lossCounters(p: InMemPair) {
+  const a = p.a.stats.tcp;
+  const b = p.b.stats.tcp;
+  return {
+    linkDrops: p.pipe.aToB.drops + p.pipe.bToA.drops,
+    retransmits: a.retransmits + b.retransmits,
+    timeouts: a.timeouts + b.timeouts,
+  };
 }
 
 /** Establishes `n` connections, measures, moves `bytes` over each flow count in `counts`. */
@@ -113,7 +142,7 @@ export async function stackScale(n: number, bytes: number, counts: number[]): Pr
   setupPerSec.extra = { listenOverflows: overflow };
   const heap = heapAfterGc() - heap0;
   const flows = new Map<number, Measurement>();
-  for (const k of counts) flows.set(k, await flowsOnce(conns.slice(0, k), Math.floor(bytes / k)));
+  for (const k of counts) flows.set(k, await flowsOnce(p, conns.slice(0, k), Math.floor(bytes / k)));
   for (const c of conns) {
     c.client.abort();
     c.server.abort();
