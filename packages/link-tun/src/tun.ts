@@ -31,7 +31,7 @@
 import { randomBytes } from "node:crypto";
 import { constants } from "node:os";
 import {
-  CapGso, EthernetEndpoint, PacketBuffer, protocolFromVersion, type LinkEndpoint, type NetworkDispatcher,
+  CapGso, CapTxNoRetain, EthernetEndpoint, PacketBuffer, protocolFromVersion, type LinkEndpoint, type NetworkDispatcher,
   disposeSymbol,
 } from "@netstack-ts/netstack";
 import { LinkTunError, configError, openError } from "./errors.js";
@@ -176,7 +176,8 @@ export class TunEndpoint implements LinkEndpoint {
     }
     this.maxFrame = this.mtu + (this.l3 ? 0 : 14 + 4);
     const gso = this.vnetHdr && this.l3 && opts.gso !== false;
-    this.capabilities = gso ? CapGso : 0;
+    // Each write is done, or copied into the addon's EAGAIN queue, before writePackets returns.
+    this.capabilities = (gso ? CapGso : 0) | CapTxNoRetain;
     this.gsoMaxSize = gso ? 0xffff : 0;
     this.meta = new Uint32Array(batch * 2);
     if (opts.ref === false) this.native.setRef(this.handle, false);

@@ -12,6 +12,7 @@ import {
   CapLoopback,
   CapRxChecksumOffload,
   CapTxChecksumOffload,
+  CapTxNoRetain,
   ChannelEndpoint,
   FaultEndpoint,
   LINKTYPE_ETHERNET,
@@ -250,7 +251,8 @@ describe("pipe", () => {
     a.writePackets([outPkt(v4(1))]);
     c.writePackets([outPkt(v4(1))]);
     clock.advance(0);
-    expect(b.capabilities).toBe(CapRxChecksumOffload | CapTxChecksumOffload);
+    // A pipe copies what it is written: it always adds CapTxNoRetain.
+    expect(b.capabilities).toBe(CapRxChecksumOffload | CapTxChecksumOffload | CapTxNoRetain);
     expect(rb.pkts[0]!.checksumOffloaded).toBe(true);
     expect(rd.pkts[0]!.checksumOffloaded).toBe(false);
   });
@@ -386,7 +388,7 @@ describe("LoopbackEndpoint", () => {
     const clock = new ManualClock();
     const lo = new LoopbackEndpoint({ clock });
     expect(lo.mtu).toBe(65536);
-    expect(lo.capabilities).toBe(CapLoopback | CapRxChecksumOffload | CapTxChecksumOffload);
+    expect(lo.capabilities).toBe(CapLoopback | CapRxChecksumOffload | CapTxChecksumOffload | CapTxNoRetain);
     expect(lo.maxHeaderLength).toBe(0);
     expect(lo.linkAddress.length).toBe(0);
     const rec = new Recorder();
@@ -686,7 +688,7 @@ describe("SnifferEndpoint", () => {
     const [a, b] = createPipe({ mtu: 1500, clock, capabilities: CapRxChecksumOffload });
     const sn = new SnifferEndpoint(a, { path, clock });
     expect(sn.linkType).toBe(LINKTYPE_RAW);
-    expect([sn.mtu, sn.capabilities, sn.maxHeaderLength]).toEqual([1500, CapRxChecksumOffload, 0]);
+    expect([sn.mtu, sn.capabilities, sn.maxHeaderLength]).toEqual([1500, CapRxChecksumOffload | CapTxNoRetain, 0]);
     const ra = new Recorder();
     sn.attach(ra);
     // b answers every packet with seq + 100.

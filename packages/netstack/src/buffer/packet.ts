@@ -21,7 +21,9 @@
  * endpoint returns; transport endpoints copy application bytes into their send buffer first, so
  * payload views of an outbound packet stay valid and unchanged for as long as a link (or a
  * retransmission) needs them. A link that must keep a packet past `writePackets` (a queue, a
- * delay) keeps the PacketBuffer itself; it must not modify it.
+ * delay) keeps the PacketBuffer itself; it must not modify it. A link that keeps nothing past
+ * `writePackets` says so with CapTxNoRetain; on such routes TCP reuses send-buffer memory once
+ * the bytes in it are acknowledged (a view kept anyway would then see other bytes).
  */
 export class PacketBuffer {
   /**

@@ -3,7 +3,7 @@
  * packets as if they arrived from the wire and reads back what the stack wrote.
  */
 import { PacketBuffer } from "../buffer/packet.js";
-import { CapRxChecksumOffload, protocolFromVersion } from "./link.js";
+import { CapRxChecksumOffload, CapTxNoRetain, protocolFromVersion } from "./link.js";
 import type { LinkEndpoint, NetworkDispatcher } from "./link.js";
 
 export interface ChannelOptions {
@@ -46,7 +46,8 @@ export class ChannelEndpoint implements LinkEndpoint {
     this.mtu = opts.mtu;
     this.maxHeaderLength = opts.maxHeaderLength ?? 0;
     this.linkAddress = opts.linkAddress ?? EMPTY;
-    this.capabilities = opts.capabilities ?? 0;
+    // The channel keeps written packets for `read`, by reference: never CapTxNoRetain.
+    this.capabilities = (opts.capabilities ?? 0) & ~CapTxNoRetain;
     const size = opts.queueSize ?? 1024;
     if (!(size >= 1)) throw new RangeError(`queueSize must be at least 1, got ${size}`);
     this.ring = new Array<Uint8Array | undefined>(size);

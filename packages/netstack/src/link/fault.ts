@@ -29,7 +29,7 @@
 import type { Clock, Timer } from "../clock/clock.js";
 import type { RandomSource } from "../clock/random.js";
 import { PacketBuffer } from "../buffer/packet.js";
-import type { LinkEndpoint, NetworkDispatcher } from "./link.js";
+import { CapTxNoRetain, type LinkEndpoint, type NetworkDispatcher } from "./link.js";
 
 /** Fault settings; omitted ones are off. Probabilities are in [0, 1]. */
 export interface Faults {
@@ -171,7 +171,8 @@ export class FaultEndpoint implements LinkEndpoint {
     return this.inner.linkAddress;
   }
   get capabilities(): number {
-    return this.inner.capabilities;
+    // Held, delayed and duplicated packets are kept by reference.
+    return this.inner.capabilities & ~CapTxNoRetain;
   }
 
   /** Inbound is untouched: the inner link delivers straight to the dispatcher. */

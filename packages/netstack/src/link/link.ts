@@ -6,6 +6,14 @@ export const CapTxChecksumOffload = 1 << 1; // the link does not need transport 
 export const CapResolutionRequired = 1 << 2; // next hops need a link address (ARP/NDP)
 export const CapLoopback = 1 << 3; // a loopback device
 export const CapGso = 1 << 4; // accepts large segments and segments them itself (see gsoMaxSize)
+/**
+ * The link keeps no reference to what it writes: `writePackets` copies (or transmits) each packet
+ * it accepts before returning, and no view into the packets' memory survives the call. A sender
+ * may then reuse payload memory once no retransmission needs it (TCP recycles its send-buffer
+ * chunks on such routes). A link that queues, delays or records packets by reference must not
+ * set it; a wrapper that forwards its inner link's capabilities must clear it if it holds packets.
+ */
+export const CapTxNoRetain = 1 << 5;
 
 /** Implemented by the NIC: what a link calls with what it received. */
 export interface NetworkDispatcher {

@@ -6,7 +6,7 @@
  */
 import type { Clock } from "../clock/clock.js";
 import type { PacketBuffer } from "../buffer/packet.js";
-import { CapLoopback, CapRxChecksumOffload, CapTxChecksumOffload } from "./link.js";
+import { CapLoopback, CapRxChecksumOffload, CapTxChecksumOffload, CapTxNoRetain } from "./link.js";
 import type { LinkEndpoint, NetworkDispatcher } from "./link.js";
 import { DeliveryGroup, DeliveryQueue, resolveDeliveryMode } from "./delivery.js";
 import type { DeliveryMode, DirectionStats } from "./delivery.js";
@@ -27,7 +27,8 @@ export class LoopbackEndpoint implements LinkEndpoint {
   readonly mtu: number;
   readonly maxHeaderLength = 0;
   readonly linkAddress = EMPTY;
-  readonly capabilities = CapLoopback | CapRxChecksumOffload | CapTxChecksumOffload;
+  // Delivery copies each packet out before writePackets returns (delivery.ts): CapTxNoRetain.
+  readonly capabilities = CapLoopback | CapRxChecksumOffload | CapTxChecksumOffload | CapTxNoRetain;
   readonly mode: DeliveryMode;
   private readonly group = new DeliveryGroup();
   private readonly q: DeliveryQueue;

@@ -4,7 +4,7 @@
  * subclass overrides `deliverNetworkPacket` (inbound) and/or `writePackets` (outbound).
  */
 import type { PacketBuffer } from "../buffer/packet.js";
-import type { LinkEndpoint, NetworkDispatcher } from "./link.js";
+import { CapTxNoRetain, type LinkEndpoint, type NetworkDispatcher } from "./link.js";
 
 export class NestedLink implements LinkEndpoint, NetworkDispatcher {
   /** The NIC (or outer link) this link delivers to. */
@@ -21,8 +21,12 @@ export class NestedLink implements LinkEndpoint, NetworkDispatcher {
   get linkAddress(): Uint8Array {
     return this.inner.linkAddress;
   }
+  /**
+   * The inner link's, less CapTxNoRetain: a subclass may keep what passes through. One that
+   * never keeps a packet past `writePackets` overrides this to pass the flag on.
+   */
   get capabilities(): number {
-    return this.inner.capabilities;
+    return this.inner.capabilities & ~CapTxNoRetain;
   }
   get gsoMaxSize(): number {
     return this.inner.gsoMaxSize ?? 0;

@@ -11,7 +11,7 @@
 import "../dispose.js";
 import type { Clock } from "../clock/clock.js";
 import type { PacketBuffer } from "../buffer/packet.js";
-import { CapRxChecksumOffload } from "./link.js";
+import { CapRxChecksumOffload, CapTxNoRetain } from "./link.js";
 import type { LinkEndpoint, NetworkDispatcher } from "./link.js";
 import { DeliveryGroup, DeliveryQueue, resolveDeliveryMode } from "./delivery.js";
 import type { DeliveryMode, DirectionStats } from "./delivery.js";
@@ -57,7 +57,8 @@ export class PipeEndpoint implements LinkEndpoint {
     this.mtu = opts.mtu;
     this.maxHeaderLength = opts.maxHeaderLength ?? 0;
     this.linkAddress = linkAddress ?? EMPTY;
-    this.capabilities = opts.capabilities ?? 0;
+    // Every write is copied into the peer's queue before writePackets returns (delivery.ts).
+    this.capabilities = (opts.capabilities ?? 0) | CapTxNoRetain;
   }
 
   attach(dispatcher: NetworkDispatcher | null): void {

@@ -93,6 +93,7 @@ export class SnifferEndpoint implements LinkEndpoint, NetworkDispatcher {
   get linkAddress(): Uint8Array {
     return this.inner.linkAddress;
   }
+  /** The inner link's: every record is a copy made inside `writePackets` (CapTxNoRetain holds). */
   get capabilities(): number {
     return this.inner.capabilities;
   }

@@ -89,6 +89,12 @@ export interface Route {
    * included (see PacketBuffer.gsoSize); 0 when it does not.
    */
   readonly gsoMaxSize: number;
+  /**
+   * Nothing keeps a reference to a packet written on this route once `writePacket` returns: the
+   * link has CapTxNoRetain and needs no link-address resolution (so no packet waits in a
+   * neighbor queue either). Payload memory may then be reused once no retransmission needs it.
+   */
+  readonly txNoRetain: boolean;
   /** The stack's default TTL / hop limit for this route. */
   readonly defaultTtl: number;
   /** Goes to the loopback device, or to one of the stack's own addresses. */

@@ -11,7 +11,7 @@ import { PacketBuffer } from "../buffer/packet.js";
 import { WaiterQueue } from "../waiter/queue.js";
 import { RealClock, type Clock } from "../clock/clock.js";
 import { CryptoRandom, type RandomSource } from "../clock/random.js";
-import { CapGso, CapTxChecksumOffload, type LinkEndpoint } from "../link/link.js";
+import { CapGso, CapResolutionRequired, CapTxChecksumOffload, CapTxNoRetain, type LinkEndpoint } from "../link/link.js";
 import { pseudoHeaderChecksum } from "../header/checksum.js";
 import { Nic, type NicHost, type NicOptions } from "./nic.js";
 import { RouteTable, type RouteSpec } from "./route-table.js";
@@ -571,6 +571,7 @@ export class StackRoute implements Route {
   readonly maxHeaderLength: number;
   readonly txChecksumOffload: boolean;
   readonly gsoMaxSize: number;
+  readonly txNoRetain: boolean;
   readonly defaultTtl: number;
   private readonly addrSum: number;
   /** Route-cache bookkeeping (Stack.findRoute): what it was asked for and when (-1: not cached). */
@@ -593,6 +594,7 @@ export class StackRoute implements Route {
     this.maxHeaderLength = nic.link.maxHeaderLength + proto.maxHeaderLength;
     this.txChecksumOffload = (nic.link.capabilities & CapTxChecksumOffload) !== 0;
     this.gsoMaxSize = (nic.link.capabilities & CapGso) !== 0 ? Math.min(nic.link.gsoMaxSize ?? 0, 0xffff) : 0;
+    this.txNoRetain = (nic.link.capabilities & (CapTxNoRetain | CapResolutionRequired)) === CapTxNoRetain;
     this.defaultTtl = stack.defaultTtl;
     // Pseudo-header sum of the addresses alone; protocol and length are added per packet.
     this.addrSum = pseudoHeaderChecksum(0, localAddress.bytes, 0, remoteAddress.bytes, 0,

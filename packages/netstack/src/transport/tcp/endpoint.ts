@@ -411,6 +411,15 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     }
   }
 
+  /**
+   * Takes the connection's route (chosen once). When nothing keeps references to packets written
+   * on it, the send buffer recycles its chunks through the stack's pool (sendbuf.ts).
+   */
+  private setRoute(route: Route): void {
+    this.route = route;
+    this.snd.buf.pool = route.txNoRetain ? this.proto.chunkPool : null;
+  }
+
   /** RFC 9293 §3.7.1: the peer's MSS when its SYN carried none, by the route's address family. */
   private defaultMss(): number {
     return this.route && this.route.localAddress.length === 16 ? DEFAULT_MSS_V6 : DEFAULT_MSS;
@@ -805,7 +814,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     this.childRemote = remote;
     const child = new TcpEndpoint(this.proto, this.netProto, new WaiterQueue());
     child.inheritOptions(this);
-    child.route = route;
+    child.setRoute(route);
     child.localAddr = local;
     child.localPort = seg.dstPort;
     child.remoteAddr = remote;
@@ -949,7 +958,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     const id: TransportEndpointId = { localPort: seg.dstPort, localAddress: local, remotePort: seg.srcPort, remoteAddress: remote };
     const err = this.stack.registerTransportEndpoint(TCP_PROTOCOL, protos, id, this, NO_FLAGS, this.bindToDevice);
     if (err) return err;
-    this.route = route;
+    this.setRoute(route);
     this.localAddr = local;
     this.localPort = seg.dstPort;
     this.remoteAddr = remote;
@@ -1917,7 +1926,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     }
     this.regId = id;
     this.regProtos = protos;
-    this.route = route;
+    this.setRoute(route);
     this.localAddr = local;
     this.localPort = this.boundPort;
     this.remoteAddr = remote;

@@ -19,6 +19,7 @@ import { IsnGenerator } from "./isn.js";
 import { SynCookies } from "./syncookie.js";
 import { buildSegment, Segment, SegmentBadChecksum, SegmentMalformed } from "./segment.js";
 import { seqAdd } from "./seqnum.js";
+import { ChunkPool, POOL_FLOOR } from "./sendbuf.js";
 
 /** Stack-wide TCP settings. Times in milliseconds unless named otherwise. */
 export interface TcpProtocolOptions {
@@ -225,6 +226,11 @@ export class TcpProtocol implements TransportProtocol {
   };
   /** Bytes charged by endpoints (memCharge / memUncharge) and the resulting TCP_MEM_* state. */
   private memUsed = 0;
+  /**
+   * Released send-buffer chunks of endpoints whose route keeps no packet references, for reuse
+   * (sendbuf.ts). It may keep as many free bytes as the endpoints hold (at least POOL_FLOOR).
+   */
+  readonly chunkPool = new ChunkPool();
   private memState = TCP_MEM_NORMAL;
   private cookies: SynCookies | null = null;
   /**
@@ -275,6 +281,7 @@ export class TcpProtocol implements TransportProtocol {
     else s = prev === TCP_MEM_NORMAL ? TCP_MEM_NORMAL : TCP_MEM_PRESSURE;
     if (prev === TCP_MEM_NORMAL && s !== TCP_MEM_NORMAL) this.counters.memPressureEntered++;
     this.memState = s;
+    this.chunkPool.limit = used > POOL_FLOOR ? used : POOL_FLOOR;
   }
 
   memUncharge(n: number): void {
@@ -384,6 +391,7 @@ export class TcpProtocol implements TransportProtocol {
     this.closed = true;
     for (const ep of [...this.endpoints]) ep.destroy();
     this.endpoints.clear();
+    this.chunkPool.clear();
   }
 }
 

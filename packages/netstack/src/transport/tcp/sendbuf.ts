@@ -3,17 +3,74 @@
  *
  * Application data is copied exactly once, on `append`, into chunks; outgoing segments take
  * views into those chunks (`views`), and `release` drops whole chunks once everything in them
- * is acknowledged. Chunk memory is never rewritten after it was filled, so a view handed to a
- * link (which may hold it in a queue, or a delay line) stays valid and unchanged for as long as
- * anybody references it: PacketBuffer's outbound ownership rule.
+ * is acknowledged. Chunk memory is never rewritten while it is in the buffer, so a view handed
+ * to a link stays valid and unchanged while a retransmission may still need it.
+ *
+ * After release a chunk is garbage, unless the buffer has a `pool`: then the chunk goes back to
+ * it and a later `append` (of any connection of the stack) refills it. The endpoint gives a
+ * buffer a pool only when its route's link keeps no reference to written packets
+ * (Route.txNoRetain: the link copied or transmitted them before `writePackets` returned), so
+ * nobody can still be looking at a released chunk. Recycling keeps a bulk transfer from
+ * allocating (and zero-filling) fresh memory for every byte it sends; fresh ArrayBuffers are
+ * also what drives V8's full collections when many connections hold data at once (#8).
  *
  * Positions are absolute stream offsets (bytes written since the connection began, as plain
  * numbers: 2^53 bytes is never reached), so the sender maps sequence numbers to offsets with one
  * subtraction.
  */
 
-const MIN_CHUNK = 16 * 1024;
-const MAX_CHUNK = 256 * 1024;
+/** Chunk sizes: a write gets new chunks of the largest size it fills, else the smallest. */
+const CHUNK_SMALL = 16 * 1024;
+const CHUNK_MEDIUM = 64 * 1024;
+const CHUNK_LARGE = 256 * 1024;
+
+/** Free bytes a pool may keep while its stack's TCP holds less than this. */
+export const POOL_FLOOR = 4 * 1024 * 1024;
+
+/**
+ * Released send-buffer chunks of one stack's TCP, by size, ready for reuse (newest first: the
+ * memory most likely still in cache). It keeps at most `limit` free bytes, which the TCP
+ * protocol sets to the larger of POOL_FLOOR and the bytes its endpoints hold right now (tcp_mem
+ * accounting): while many connections hold data, what one releases another is about to need;
+ * when traffic ebbs, chunks released beyond the limit are left to the garbage collector.
+ */
+export class ChunkPool {
+  private readonly small: Uint8Array[] = [];
+  private readonly medium: Uint8Array[] = [];
+  private readonly large: Uint8Array[] = [];
+  /** Free bytes held. */
+  bytes = 0;
+  limit = POOL_FLOOR;
+  /** Chunks handed out again instead of allocated (a counter for tests and diagnostics). */
+  reused = 0;
+
+  /** A chunk of `size` (one of the chunk sizes): a free one, else a new one. */
+  take(size: number): Uint8Array {
+    const list = size === CHUNK_LARGE ? this.large : size === CHUNK_MEDIUM ? this.medium : this.small;
+    if (list.length === 0) return new Uint8Array(size);
+    this.bytes -= size;
+    this.reused++;
+    return list.pop()!;
+  }
+
+  /** Takes back a chunk nobody references any more (kept while under `limit`). */
+  give(c: Uint8Array): void {
+    const n = c.length;
+    if (this.bytes + n > this.limit) return;
+    const list = n === CHUNK_LARGE ? this.large : n === CHUNK_MEDIUM ? this.medium : n === CHUNK_SMALL ? this.small : null;
+    if (list === null) return;
+    list.push(c);
+    this.bytes += n;
+  }
+
+  /** Drops every free chunk. */
+  clear(): void {
+    this.small.length = 0;
+    this.medium.length = 0;
+    this.large.length = 0;
+    this.bytes = 0;
+  }
+}
 
 /**
  * The arrays of an empty buffer, shared by all of them and never written (an idle connection
@@ -23,6 +80,8 @@ const NO_CHUNKS: Uint8Array[] = [];
 const NO_STARTS: number[] = [];
 
 export class SendBuffer {
+  /** Where released chunks go and new ones come from; null: allocate, and leave to the GC. */
+  pool: ChunkPool | null = null;
   private chunks: Uint8Array[] = NO_CHUNKS;
   /** Absolute offset of each chunk's first byte. */
   private starts: number[] = NO_STARTS;
@@ -42,6 +101,9 @@ export class SendBuffer {
 
   /** Copies `src[off, off + len)` in at the tail. */
   append(src: Uint8Array, off: number, len: number): void {
+    // New chunks are sized by the whole write (what is left after the tail chunk's room would
+    // make every later chunk small once writes stop lining up with chunk boundaries).
+    const size = len >= CHUNK_LARGE ? CHUNK_LARGE : len >= CHUNK_MEDIUM ? CHUNK_MEDIUM : CHUNK_SMALL;
     while (len > 0) {
       const last = this.chunks.length - 1;
       if (last >= this.first) {
@@ -57,12 +119,12 @@ export class SendBuffer {
           continue;
         }
       }
-      const size = len < MIN_CHUNK ? MIN_CHUNK : len > MAX_CHUNK ? MAX_CHUNK : len;
       if (this.chunks === NO_CHUNKS) {
         this.chunks = [];
         this.starts = [];
       }
-      this.chunks.push(new Uint8Array(size));
+      const pool = this.pool;
+      this.chunks.push(pool !== null ? pool.take(size) : new Uint8Array(size));
       this.starts.push(this.tailOffset);
     }
   }
@@ -73,11 +135,14 @@ export class SendBuffer {
     if (n > this.size) n = this.size;
     this.headOffset += n;
     const chunks = this.chunks;
+    const pool = this.pool;
     // A chunk goes once every byte it can hold is behind the head; the tail chunk stays while it
     // still has room, so later small writes keep filling it.
     while (this.first < chunks.length) {
       const i = this.first;
-      if (this.starts[i]! + chunks[i]!.length > this.headOffset) break;
+      const c = chunks[i]!;
+      if (this.starts[i]! + c.length > this.headOffset) break;
+      if (pool !== null) pool.give(c);
       chunks[i] = EMPTY;
       this.first++;
     }
