@@ -23,7 +23,7 @@ import { isError } from "../src/tcpip/errors.js";
 import type { TcpProtocol } from "../src/transport/tcp/protocol.js";
 import { tcp } from "../src/transport/tcp/protocol.js";
 import { ChunkPool, POOL_FLOOR, SendBuffer } from "../src/transport/tcp/sendbuf.js";
-import { Pattern, Reader, TcpPair, Writer } from "./helpers/tcp-harness.js";
+import { Pattern, Reader, TcpPair, Writer, concatViews, outboundSeq } from "./helpers/tcp-harness.js";
 
 const K16 = 16 * 1024;
 const K64 = 64 * 1024;
@@ -31,18 +31,6 @@ const K256 = 256 * 1024;
 
 function tcpOf(s: Stack): TcpProtocol {
   return s.transportProtocol(TCP_PROTOCOL) as unknown as TcpProtocol;
-}
-
-function concat(views: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const v of views) n += v.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const v of views) {
-    out.set(v, o);
-    o += v.length;
-  }
-  return out;
 }
 
 describe("ChunkPool", () => {
@@ -197,20 +185,14 @@ class Keeper extends NestedLink {
 
 /** How many kept data packets no longer carry the stream bytes their sequence number names. */
 function rewrittenPackets(k: Keeper, pattern: Pattern): { data: number; rewritten: number } {
-  const syn = k.kept[0]!;
-  const b0 = syn.buf;
-  const t0 = syn.transportHeader;
-  const iss = ((b0[t0 + 4]! << 24) | (b0[t0 + 5]! << 16) | (b0[t0 + 6]! << 8) | b0[t0 + 7]!) >>> 0;
+  const iss = outboundSeq(k.kept[0]!);
   let data = 0;
   let rewritten = 0;
   for (const pkt of k.kept) {
     if (pkt.payloadSize === 0) continue;
     data++;
-    const t = pkt.transportHeader;
-    const b = pkt.buf;
-    const seq = ((b[t + 4]! << 24) | (b[t + 5]! << 16) | (b[t + 6]! << 8) | b[t + 7]!) >>> 0;
-    const off = (seq - iss - 1) >>> 0;
-    const payload = concat(pkt.payload);
+    const off = (outboundSeq(pkt) - iss - 1) >>> 0;
+    const payload = concatViews(pkt.payload);
     if (Buffer.compare(payload, pattern.at(off, payload.length)) !== 0) rewritten++;
   }
   return { data, rewritten };

@@ -10,7 +10,9 @@ import type { PacketBuffer } from "../src/buffer/packet.js";
 import { NestedLink } from "../src/link/nested.js";
 import type { LinkEndpoint } from "../src/link/link.js";
 import { TCP_MIN_HEADER } from "../src/header/tcp.js";
-import { ACK, B, PEER_ISS, PSH, Pattern, SYN, TcpPair, TcpPeer, Writer, addr, bytes, newTcp, ok } from "./helpers/tcp-harness.js";
+import {
+  ACK, B, PEER_ISS, PSH, Pattern, SYN, TcpPair, TcpPeer, Writer, addr, bytes, concatViews, newTcp, ok, outboundSeq,
+} from "./helpers/tcp-harness.js";
 
 /** Keeps every PacketBuffer written through it (as a queueing link may) and passes it on. */
 class Holder extends NestedLink {
@@ -22,18 +24,6 @@ class Holder extends NestedLink {
     for (const p of pkts) this.held.push(p);
     return this.inner.writePackets(pkts);
   }
-}
-
-function concat(views: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const v of views) n += v.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const v of views) {
-    out.set(v, o);
-    o += v.length;
-  }
-  return out;
 }
 
 describe("TCP hot path invariants", () => {
@@ -58,19 +48,15 @@ describe("TCP hot path invariants", () => {
     expect(got).toBe(total);
     // Sequence number of the client's first data byte: the SYN's plus one.
     const h = holder as unknown as Holder;
-    const syn = h.held[0]!;
-    const b0 = syn.buf;
-    const t0 = syn.transportHeader;
-    const iss = ((b0[t0 + 4]! << 24) | (b0[t0 + 5]! << 16) | (b0[t0 + 6]! << 8) | b0[t0 + 7]!) >>> 0;
+    const iss = outboundSeq(h.held[0]!);
     let dataSegs = 0;
     for (const pkt of h.held) {
       if (pkt.payloadSize === 0) continue;
       dataSegs++;
       const t = pkt.transportHeader;
       const b = pkt.buf;
-      const seq = ((b[t + 4]! << 24) | (b[t + 5]! << 16) | (b[t + 6]! << 8) | b[t + 7]!) >>> 0;
-      const off = (seq - iss - 1) >>> 0;
-      const payload = concat(pkt.payload);
+      const off = (outboundSeq(pkt) - iss - 1) >>> 0;
+      const payload = concatViews(pkt.payload);
       expect(payload.length).toBe(pkt.payloadSize);
       expect(Buffer.compare(payload, pattern.at(off, payload.length))).toBe(0);
       expect((b[t + 12]! >>> 4) * 4).toBeGreaterThanOrEqual(TCP_MIN_HEADER);

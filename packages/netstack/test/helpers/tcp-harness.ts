@@ -25,6 +25,7 @@ import { TCPView, encodeTcp, encodeTcpOptions, parseTcp, type TcpOptionsSpec, ty
 import { IPv4View, encodeIPv4 } from "../../src/header/ipv4.js";
 import { checksum, checksumViews, finishChecksum, pseudoHeaderChecksumAddr } from "../../src/header/checksum.js";
 import { isParseError } from "../../src/header/parse.js";
+import type { PacketBuffer } from "../../src/buffer/packet.js";
 
 export const A = "10.0.0.1";
 export const B = "10.0.0.2";
@@ -160,6 +161,28 @@ export class TcpPair {
 
 export function expectNull(e: TcpipError | null): void {
   if (e !== null) throw new Error(`unexpected error ${e.name}`);
+}
+
+// ---------------------------------------------------------------------------------------- outbound packets
+
+/** The views' bytes, one after another, in a new array. */
+export function concatViews(views: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const v of views) n += v.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const v of views) {
+    out.set(v, o);
+    o += v.length;
+  }
+  return out;
+}
+
+/** The TCP sequence number of an outbound packet as the stack built it (transportHeader set). */
+export function outboundSeq(pkt: PacketBuffer): number {
+  const b = pkt.buf;
+  const t = pkt.transportHeader;
+  return ((b[t + 4]! << 24) | (b[t + 5]! << 16) | (b[t + 6]! << 8) | b[t + 7]!) >>> 0;
 }
 
 // ---------------------------------------------------------------------------------------- streams
