@@ -4,7 +4,11 @@ import { checksum, updateChecksum16 } from "../src/header/checksum.js";
 import {
   IPV4_FLAG_DF,
   IPV4_FLAG_MF,
+  IPV4_CHECK_BAD_LENGTH,
+  IPV4_CHECK_BAD_VERSION,
+  IPV4_CHECK_TOO_SHORT,
   IPv4View,
+  checkIPv4Header,
   encodeIPv4,
   encodeIPv4Basic,
   findIPv4OptionError,
@@ -207,6 +211,55 @@ describe("IPv4View / encodeIPv4 (RFC 791 §3.1)", () => {
       2000,
     );
     expect(views).toBeGreaterThan(200);
+  });
+});
+
+describe("checkIPv4Header: IPv4View.check without the view (the receive path's check)", () => {
+  const answer = (r: IPv4View | ParseError): number =>
+    r instanceof IPv4View ? r.headerLength : r === ParseError.TooShort ? IPV4_CHECK_TOO_SHORT
+      : r === ParseError.BadVersion ? IPV4_CHECK_BAD_VERSION : r === ParseError.BadLength ? IPV4_CHECK_BAD_LENGTH : 0;
+
+  /** RFC 791 §3.1 / RFC 1122 §3.2.1.1-2, written out independently of the code under test. */
+  const reference = (b: Uint8Array, off: number, len: number): number => {
+    if (!Number.isInteger(off) || !Number.isInteger(len) || off < 0 || len < 0 || off + len > b.length) return IPV4_CHECK_BAD_LENGTH;
+    if (len < 20) return IPV4_CHECK_TOO_SHORT;
+    if (b[off]! >> 4 !== 4) return IPV4_CHECK_BAD_VERSION;
+    const hl = (b[off]! & 15) * 4;
+    const total = b[off + 2]! * 256 + b[off + 3]!;
+    return hl < 20 || hl > len || total < hl || total > len ? IPV4_CHECK_BAD_LENGTH : hl;
+  };
+
+  it("gives the view's header length, or the code of the view's error, for any bytes, offset and length (seed 7913)", () => {
+    // Half the cases put a well-formed header (then sometimes mangled) at the offset checked, so
+    // both kinds of answer get exercised.
+    const arbRandom = fc.tuple(fc.uint8Array({ maxLength: 80 }), fc.integer({ min: -2, max: 82 }), fc.integer({ min: -2, max: 82 }));
+    const arbHeader = fc.tuple(fc.integer({ min: 5, max: 15 }), fc.integer({ min: 0, max: 90 }), fc.uint8Array({ minLength: 80, maxLength: 80 }),
+      fc.nat({ max: 5 }), fc.nat({ max: 10 }), fc.integer({ min: -2, max: 3 })).map(([ihl, total, body, mangle, off, slack]) => {
+      const b = body.slice();
+      b[off] = mangle === 0 ? 0x60 | ihl : 0x40 | ihl;
+      b[off + 2] = total >>> 8;
+      b[off + 3] = mangle === 1 ? 0xff : total & 0xff;
+      const len = mangle === 2 ? b.length - off : Math.max(0, Math.min(b.length - off, total + slack));
+      return [b, off, len] as [Uint8Array, number, number];
+    });
+    let ok = 0;
+    assertProperty(
+      fc.property(fc.oneof(arbRandom, arbHeader), ([b, off, len]) => {
+        const hl = checkIPv4Header(b, off, len);
+        const want = answer(IPv4View.check(b, off, len));
+        expect(want).not.toBe(0);
+        expect(hl).toBe(want);
+        expect(hl).toBe(reference(b, off, len));
+        if (hl > 0) {
+          ok++;
+          expect(hl).toBe((b[off]! & 0x0f) * 4);
+          expect(off + ((b[off + 2]! << 8) | b[off + 3]!)).toBeLessThanOrEqual(b.length);
+        }
+      }),
+      7913,
+      3000,
+    );
+    expect(ok).toBeGreaterThan(100);
   });
 });
 

@@ -339,3 +339,42 @@ describe("RACK record storage (slots reused after every record is acknowledged)"
     });
   }
 });
+
+describe("RACK records hold sequence numbers as int32 (no boxed numbers) and hand them out as uint32", () => {
+  /** One scenario across 2^31 and 2^32; `rep` gives each sequence number to the Rack as uint32 or as int32. */
+  function scenario(rep: (x: number) => number): { recs: unknown[]; last: number[]; lost: number[]; fack: number; endSeq: number } {
+    const r = new Rack();
+    const recs: unknown[] = [];
+    const last: number[] = [];
+    const lost: number[] = [];
+    for (const base of [0x7fffff00, 0xffffff00]) {
+      for (let i = 0; i < 6; i++) {
+        const a = (base + i * 100) >>> 0;
+        r.onTransmit(rep(a), rep((a + 100) >>> 0), 10 * i, rep(a));
+      }
+      // Records 3..5 SACKed: 0..2 lost after the reordering window (RFC 8985 §6.2 step 5).
+      r.onSacked((base + 300) >>> 0, (base + 600) >>> 0, (base + 300) >>> 0, (base + 600) >>> 0, 100);
+      r.detectLoss(1000, 0);
+      for (let i = r.nextLostIndex(0); i !== -1; i = r.nextLostIndex(i + 1)) lost.push(r.startAt(i), r.endAt(i));
+      // Part of the first lost record again (a split), then everything acknowledged in two steps.
+      r.onTransmit(rep(base), rep((base + 40) >>> 0), 1000, rep((base + 600) >>> 0));
+      for (let i = 0; i < r.count; i++) recs.push(r.record(i));
+      last.push(r.lastStart(), r.lastEnd());
+      r.onCumulativeAck((base + 150) >>> 0, 1100);
+      for (let i = 0; i < r.count; i++) recs.push(r.record(i));
+      r.onCumulativeAck((base + 600) >>> 0, 1200);
+    }
+    return { recs, last, lost, fack: r.fack, endSeq: r.endSeq };
+  }
+
+  it("gives the same records, in uint32, whichever way the numbers come in (RFC 9293 §3.4: modulo 2^32)", () => {
+    const asU32 = scenario((x) => x >>> 0);
+    const asI32 = scenario((x) => x | 0);
+    expect(asI32).toEqual(asU32);
+    const u32 = (x: number) => Number.isInteger(x) && x >= 0 && x <= 0xffffffff;
+    for (const rec of asI32.recs as { start: number; end: number }[]) expect(u32(rec.start) && u32(rec.end)).toBe(true);
+    for (const x of [...asI32.last, ...asI32.lost, asI32.fack, asI32.endSeq]) expect(u32(x)).toBe(true);
+    expect(asI32.lost).toContain(0xffffff00);
+    expect(asI32.recs).toContainEqual(expect.objectContaining({ start: 0x8000002c, end: 0x80000090 }));
+  });
+});

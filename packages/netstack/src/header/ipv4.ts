@@ -62,6 +62,29 @@ export const IPV4_OPT_STREAM_ID = 136;
 export const IPV4_OPT_SSRR = 137;
 export const IPV4_OPT_ROUTER_ALERT = 148;
 
+/** `checkIPv4Header` results other than a header length (ParseError.BadLength, TooShort, BadVersion). */
+export const IPV4_CHECK_BAD_LENGTH = -1;
+export const IPV4_CHECK_TOO_SHORT = -2;
+export const IPV4_CHECK_BAD_VERSION = -3;
+
+/**
+ * The checks of `IPv4View.check` without creating a view (the receive path runs them per
+ * packet): the header length in bytes (20..60) when the packet at `b[off]` with `len` bytes
+ * available passes them, otherwise IPV4_CHECK_BAD_LENGTH, _TOO_SHORT or _BAD_VERSION. After a
+ * positive answer the header and `totalLength` bytes lie within `b`. Never throws.
+ */
+export function checkIPv4Header(b: Uint8Array, off: number, len: number): number {
+  if (!rangeOk(b, off, len)) return IPV4_CHECK_BAD_LENGTH;
+  if (len < IPV4_MIN_HEADER) return IPV4_CHECK_TOO_SHORT;
+  const vihl = b[off]!;
+  if (vihl >>> 4 !== IPV4_VERSION) return IPV4_CHECK_BAD_VERSION;
+  const hl = (vihl & 0x0f) << 2;
+  if (hl < IPV4_MIN_HEADER || hl > len) return IPV4_CHECK_BAD_LENGTH;
+  const total = get16(b, off + IPV4_TOTAL_LENGTH);
+  if (total < hl || total > len) return IPV4_CHECK_BAD_LENGTH;
+  return hl;
+}
+
 /**
  * A checked view over an IPv4 packet at `buf[off]`; `len` is the number of bytes available (the
  * link may have added padding past `totalLength`). The constructor does no validation.
@@ -79,15 +102,10 @@ export class IPv4View {
    * (a link may have done it: offload); see `isChecksumValid`. Never throws.
    */
   static check(b: Uint8Array, off = 0, len = b.length - off): IPv4View | ParseError {
-    if (!rangeOk(b, off, len)) return ParseError.BadLength;
-    if (len < IPV4_MIN_HEADER) return ParseError.TooShort;
-    const vihl = b[off]!;
-    if (vihl >>> 4 !== IPV4_VERSION) return ParseError.BadVersion;
-    const hl = (vihl & 0x0f) << 2;
-    if (hl < IPV4_MIN_HEADER || hl > len) return ParseError.BadLength;
-    const total = get16(b, off + IPV4_TOTAL_LENGTH);
-    if (total < hl || total > len) return ParseError.BadLength;
-    return new IPv4View(b, off, len);
+    const hl = checkIPv4Header(b, off, len);
+    if (hl > 0) return new IPv4View(b, off, len);
+    return hl === IPV4_CHECK_TOO_SHORT ? ParseError.TooShort : hl === IPV4_CHECK_BAD_VERSION ? ParseError.BadVersion
+      : ParseError.BadLength;
   }
 
   get version(): number {

@@ -60,6 +60,11 @@ export class Nic implements NetworkDispatcher, NicServices {
   private addrs: AddressEntry[] = [];
   /** Directed broadcast addresses (Address.key) of this NIC's IPv4 subnets, kept with `addrs` (checked per packet). */
   private v4Broadcasts: number[] = [];
+  /**
+   * The preferred IPv4 addresses as int32 (the four bytes big-endian, `| 0`: small integers, no
+   * boxed numbers), kept with `addrs` and their states: `hasAddress` runs twice per packet.
+   */
+  private v4Preferred: number[] = [];
   /** Joined multicast groups, keyed by Address.key (reference counted: several users may join one). */
   private readonly groups = new Map<number, GroupEntry[]>();
   private readonly neighbors = new Map<number, NeighborCache>();
@@ -110,7 +115,7 @@ export class Nic implements NetworkDispatcher, NicServices {
   addAddress(s: Subnet, opts: AddressOptions = {}): TcpipError | null {
     if (this.addrs.some((a) => a.subnet.address.equals(s.address))) return Err.DuplicateAddress;
     this.addrs.push({ subnet: s, state: "preferred" });
-    this.refreshBroadcasts();
+    this.refreshAddressKeys();
     this.host.onAddressAdded(this, s, opts);
     return null;
   }
@@ -119,7 +124,7 @@ export class Nic implements NetworkDispatcher, NicServices {
     const i = this.addrs.findIndex((x) => x.subnet.address.equals(a));
     if (i < 0) return Err.BadLocalAddress;
     const [e] = this.addrs.splice(i, 1);
-    this.refreshBroadcasts();
+    this.refreshAddressKeys();
     this.host.onAddressRemoved(this, e!.subnet);
     return null;
   }
@@ -131,10 +136,18 @@ export class Nic implements NetworkDispatcher, NicServices {
 
   setAddressState(a: Address, state: AddressState): void {
     for (const e of this.addrs) if (e.subnet.address.equals(a)) e.state = state;
+    this.refreshAddressKeys();
   }
 
   /** True when the bytes are one of this NIC's usable ("preferred") addresses. */
   hasAddress(b: Uint8Array, off: number, len: number): boolean {
+    if (len === 4) {
+      if (off < 0 || off + 4 > b.length) return false;
+      const key = (b[off]! << 24) | (b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!;
+      const keys = this.v4Preferred;
+      for (let i = 0; i < keys.length; i++) if (keys[i] === key) return true;
+      return false;
+    }
     for (const e of this.addrs) {
       const a = e.subnet.address;
       if (a.length === len && e.state === "preferred" && a.equalsBytes(b, off)) return true;
@@ -156,13 +169,18 @@ export class Nic implements NetworkDispatcher, NicServices {
     return false;
   }
 
-  private refreshBroadcasts(): void {
+  /** Recomputes `v4Broadcasts` and `v4Preferred` after a change to `addrs` or to an address state. */
+  private refreshAddressKeys(): void {
     const out: number[] = [];
+    const pref: number[] = [];
     for (const e of this.addrs) {
-      const bc = e.subnet.address.isV4 ? e.subnet.broadcast() : null;
+      const a = e.subnet.address;
+      const bc = a.isV4 ? e.subnet.broadcast() : null;
       if (bc) out.push(bc.key);
+      if (a.length === 4 && e.state === "preferred") pref.push(a.key | 0);
     }
     this.v4Broadcasts = out;
+    this.v4Preferred = pref;
   }
 
   primaryAddress(addrLen: number): Address | null {

@@ -8,7 +8,10 @@ import { Err, type TcpipError } from "../../tcpip/errors.js";
 import { PacketBuffer } from "../../buffer/packet.js";
 import { CapRxChecksumOffload } from "../../link/link.js";
 import { checksum } from "../../header/checksum.js";
-import { IPv4View, encodeIPv4, encodeIPv4Basic, validateIPv4Options, IPV4_FLAG_MF, IPV4_MIN_HEADER } from "../../header/ipv4.js";
+import {
+  checkIPv4Header, encodeIPv4, encodeIPv4Basic, validateIPv4Options, IPV4_DST, IPV4_FLAG_MF, IPV4_FLAGS_FRAGOFF, IPV4_ID,
+  IPV4_MIN_HEADER, IPV4_PROTOCOL_FIELD, IPV4_SRC, IPV4_TOTAL_LENGTH,
+} from "../../header/ipv4.js";
 import { isParseError } from "../../header/parse.js";
 import { Reassembler, firstFragmentOf, inboundAt, type Reassembly } from "../fragment/reassembler.js";
 import { TokenBucket } from "../ratelimit.js";
@@ -57,61 +60,71 @@ export class Ipv4Protocol implements NetworkProtocol {
   handlePacket(nic: NicServices, pkt: PacketBuffer): void {
     const s = this.stack.stats;
     s.ip.packetsReceived++;
-    const v = IPv4View.check(pkt.buf, pkt.start, pkt.end - pkt.start);
-    if (isParseError(v)) {
+    // The header is read in place (no view object per packet): IPv4View.check's rules.
+    const b = pkt.buf;
+    const at = pkt.start;
+    const hlen = checkIPv4Header(b, at, pkt.end - at);
+    if (hlen < 0) {
       s.ip.malformedPacketsReceived++;
       s.malformedRcvdPackets++;
       return;
     }
-    if ((nic.capabilities & CapRxChecksumOffload) === 0 && !v.isChecksumValid()) {
+    // RFC 791 §3.1: the header's ones'-complement sum, checksum field included, is all ones.
+    if ((nic.capabilities & CapRxChecksumOffload) === 0 && checksum(b, at, hlen) !== 0xffff) {
       s.ip.checksumErrors++;
       s.malformedRcvdPackets++;
       return;
     }
-    const hlen = v.headerLength;
-    if (hlen > IPV4_MIN_HEADER && isParseError(validateIPv4Options(pkt.buf, pkt.start + IPV4_MIN_HEADER, hlen - IPV4_MIN_HEADER))) {
+    if (hlen > IPV4_MIN_HEADER && isParseError(validateIPv4Options(b, at + IPV4_MIN_HEADER, hlen - IPV4_MIN_HEADER))) {
       s.ip.malformedPacketsReceived++;
       s.malformedRcvdPackets++;
       return;
     }
-    pkt.networkHeader = pkt.start;
-    pkt.trimTo(v.totalLength);
-    pkt.srcAddrOff = v.srcOff;
-    pkt.dstAddrOff = v.dstOff;
+    const totalLength = (b[at + IPV4_TOTAL_LENGTH]! << 8) | b[at + IPV4_TOTAL_LENGTH + 1]!;
+    const srcOff = at + IPV4_SRC;
+    const dstOff = at + IPV4_DST;
+    pkt.networkHeader = at;
+    pkt.trimTo(totalLength);
+    pkt.srcAddrOff = srcOff;
+    pkt.dstAddrOff = dstOff;
     pkt.addrLen = 4;
     pkt.networkProtocol = IPV4_PROTOCOL;
 
     // RFC 1122 §3.2.1.3: a source that is broadcast or multicast is invalid. A packet arriving
     // from a link with one of this NIC's own addresses as its source is spoofed (Linux drops it
     // as a martian unless accept_local is set); loopback legitimately carries our addresses.
-    const b = pkt.buf;
-    const src0 = b[v.srcOff]!;
+    const src0 = b[srcOff]!;
     // (255.255.255.255 is tested bytewise: a uint32 hash of it is a boxed number when not inlined.)
-    if ((src0 & 0xf0) === 0xe0 || (src0 & b[v.srcOff + 1]! & b[v.srcOff + 2]! & b[v.srcOff + 3]!) === 0xff ||
-      nic.isBroadcast(b, v.srcOff, 4) ||
-      (!nic.isLoopback && nic.hasAddress(b, v.srcOff, 4))) {
+    if ((src0 & 0xf0) === 0xe0 || (src0 & b[srcOff + 1]! & b[srcOff + 2]! & b[srcOff + 3]!) === 0xff ||
+      nic.isBroadcast(b, srcOff, 4) ||
+      (!nic.isLoopback && nic.hasAddress(b, srcOff, 4))) {
       s.ip.invalidSourceAddressesReceived++;
       return;
     }
-    const dst0 = b[v.dstOff]!;
+    const dst0 = b[dstOff]!;
     const multicast = (dst0 & 0xf0) === 0xe0;
-    const broadcast = nic.isBroadcast(b, v.dstOff, 4);
-    if (!nic.hasAddress(b, v.dstOff, 4) && !broadcast && !multicast && !nic.promiscuous && !nic.isLoopback) {
+    const broadcast = nic.isBroadcast(b, dstOff, 4);
+    if (!nic.hasAddress(b, dstOff, 4) && !broadcast && !multicast && !nic.promiscuous && !nic.isLoopback) {
       s.ip.invalidDestinationAddressesReceived++;
       return;
     }
 
-    if (v.moreFragments || v.fragmentOffset > 0) {
+    const flagsFrag = (b[at + IPV4_FLAGS_FRAGOFF]! << 8) | b[at + IPV4_FLAGS_FRAGOFF + 1]!;
+    if ((flagsFrag & 0x3fff) !== 0) {
+      // A fragment: MF set or a non-zero offset (in 8-byte units, RFC 791 §3.1).
+      const moreFragments = (flagsFrag & 0x2000) !== 0;
+      const fragmentOffset = (flagsFrag & 0x1fff) << 3;
       s.ip.fragmentsReceived++;
-      const payloadLen = v.totalLength - hlen;
+      const payloadLen = totalLength - hlen;
       // RFC 791: every fragment but the last carries a multiple of 8 bytes; the datagram fits 64 KiB.
-      if ((v.moreFragments && (payloadLen & 7) !== 0) || v.fragmentOffset + payloadLen > 65535 - hlen) {
+      if ((moreFragments && (payloadLen & 7) !== 0) || fragmentOffset + payloadLen > 65535 - hlen) {
         s.ip.malformedFragmentsReceived++;
         s.malformedRcvdPackets++;
         return;
       }
-      const r = this.reassembler.add(b, v.srcOff, v.dstOff, 4, v.protocol, v.id, v.fragmentOffset, v.moreFragments,
-        b.subarray(pkt.start + hlen, pkt.start + v.totalLength), b.subarray(pkt.start, pkt.start + hlen), pkt.nicId);
+      const id = (b[at + IPV4_ID]! << 8) | b[at + IPV4_ID + 1]!;
+      const r = this.reassembler.add(b, srcOff, dstOff, 4, b[at + IPV4_PROTOCOL_FIELD]!, id, fragmentOffset, moreFragments,
+        b.subarray(at + hlen, at + totalLength), b.subarray(at, at + hlen), pkt.nicId);
       if (r.kind === "incomplete") return;
       if (r.kind === "dropped") {
         if (r.reason === "overlap") s.ip.reassemblyOverlaps++;
@@ -124,7 +137,7 @@ export class Ipv4Protocol implements NetworkProtocol {
     }
 
     pkt.consume(hlen);
-    const proto = b === pkt.buf ? v.protocol : pkt.buf[pkt.networkHeader + 9]!;
+    const proto = pkt.buf[pkt.networkHeader + IPV4_PROTOCOL_FIELD]!;
     pkt.transportProtocol = proto;
     pkt.transportHeader = pkt.start;
     if (proto === ICMPV4_PROTOCOL) {

@@ -14,6 +14,10 @@
  * (RACK_sent_after). The clock here ticks in milliseconds and a retransmission can share its
  * tick with later-sequenced originals, so each record also carries a transmission counter, which
  * orders transmissions exactly; times still decide when the reordering window is over.
+ *
+ * Sequence numbers are stored `| 0` (int32: small integers to V8, where a uint32 at or above 2^31
+ * would be a boxed number wherever it crosses a call) and compared only modulo 2^32 (seqnum.ts);
+ * every accessor that hands one out returns it as the usual uint32.
  */
 import { seqDiff, seqGEQ, seqGT, seqLEQ, seqLT } from "./seqnum.js";
 
@@ -89,21 +93,22 @@ export class Rack {
   record(i: number): { start: number; end: number; flags: number; xmitTs: number; order: number } | null {
     const k = this.head + i;
     if (k >= this.tail) return null;
-    return { start: this.st[k]!, end: this.en[k]!, flags: this.fl[k]!, xmitTs: this.ts[k]!, order: this.od[k]! };
+    return { start: this.st[k]! >>> 0, end: this.en[k]! >>> 0, flags: this.fl[k]!, xmitTs: this.ts[k]!, order: this.od[k]! };
   }
 
   /** Sequence range of the newest record, for a tail loss probe: [lastStart(), lastEnd()). */
   lastStart(): number {
-    return this.st[this.tail - 1]!;
+    return this.st[this.tail - 1]! >>> 0;
   }
 
   lastEnd(): number {
-    return this.en[this.tail - 1]!;
+    return this.en[this.tail - 1]! >>> 0;
   }
 
   /**
    * [seq, end) was sent at `now`; `sndMax` is SND.MAX before this transmission. Bytes below it
    * are a retransmission (the records they touch get the new time), bytes above it new records.
+   * The sequence numbers may be uint32 or int32 (the sender passes int32: no boxed numbers).
    */
   onTransmit(seq: number, end: number, now: number, sndMax: number): void {
     if (seqLT(seq, sndMax) && this.count > 0) {
@@ -128,14 +133,14 @@ export class Rack {
     }
     const k = this.tail++;
     if (k < this.st.length) {
-      this.st[k] = seq;
-      this.en[k] = end;
+      this.st[k] = seq | 0;
+      this.en[k] = end | 0;
       this.ts[k] = now;
       this.fl[k] = 0;
       this.od[k] = this.nextOrder++;
     } else {
-      this.st.push(seq);
-      this.en.push(end);
+      this.st.push(seq | 0);
+      this.en.push(end | 0);
       this.ts.push(now);
       this.fl.push(0);
       this.od.push(this.nextOrder++);
@@ -163,7 +168,7 @@ export class Rack {
     if (h < n && seqLT(this.st[h]!, ack)) {
       // Part of a record: its start moves up (a lost remainder shrinks with it).
       if ((this.fl[h]! & (SEG_LOST | SEG_SACKED)) === SEG_LOST) this.lostBytes -= seqDiff(ack, this.st[h]!);
-      this.st[h] = ack;
+      this.st[h] = ack | 0;
     }
     this.head = h;
     if (h === n) {
@@ -223,14 +228,14 @@ export class Rack {
       if (this.fackValid && seqLT(e, this.fack)) this.reorderingSeen = true;
     }
     if (!this.fackValid || seqGT(e, this.fack)) {
-      this.fack = e;
+      this.fack = e >>> 0;
       this.fackValid = true;
     }
     // RACK_sent_after (see the file comment for the order counter).
     const o = this.od[i]!;
     if (o > this.xmitOrder) {
       this.xmitTs = t;
-      this.endSeq = e;
+      this.endSeq = e >>> 0;
       this.xmitOrder = o;
       this.rtt = rtt;
     }
@@ -312,11 +317,11 @@ export class Rack {
   }
 
   startAt(i: number): number {
-    return this.st[i]!;
+    return this.st[i]! >>> 0;
   }
 
   endAt(i: number): number {
-    return this.en[i]!;
+    return this.en[i]! >>> 0;
   }
 
   /** The scoreboard covers record `i` whole (a SACK that split a segment finished it). */
@@ -341,12 +346,12 @@ export class Rack {
   /** Splits record `i` at `at` (inside it): both halves keep the time and flags. */
   private split(i: number, at: number): void {
     const f = this.fl[i]!;
-    this.st.splice(i + 1, 0, at);
+    this.st.splice(i + 1, 0, at | 0);
     this.en.splice(i + 1, 0, this.en[i]!);
     this.ts.splice(i + 1, 0, this.ts[i]!);
     this.fl.splice(i + 1, 0, f);
     this.od.splice(i + 1, 0, this.od[i]!);
-    this.en[i] = at;
+    this.en[i] = at | 0;
     this.tail++;
     if (f & SEG_SACKED) this.sackedSegs++;
     if (f & SEG_RETRANS) this.rtxSegs++;

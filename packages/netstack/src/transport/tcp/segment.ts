@@ -8,7 +8,8 @@ import { checksum, checksumViews, finishChecksum, pseudoHeaderChecksum } from ".
 import {
   TCP_ACK_NUM, TCP_CHECKSUM, TCP_DATA_OFFSET, TCP_DST_PORT, TCP_FIN, TCP_FLAGS, TCP_MAX_HEADER, TCP_MIN_HEADER,
   TCP_OPT_MSS, TCP_OPT_MSS_LEN, TCP_OPT_NOP, TCP_OPT_SACK, TCP_OPT_SACK_PERMITTED, TCP_OPT_TIMESTAMP, TCP_OPT_WS,
-  TCP_SEQ, TCP_SRC_PORT, TCP_SYN, TCP_URGENT, TCP_WINDOW, newTcpOptions, parseTcpOptions, resetTcpOptions,
+  TCP_OPT_TIMESTAMP_LEN, TCP_SEQ, TCP_SRC_PORT, TCP_SYN, TCP_URGENT, TCP_WINDOW, newTcpOptions, parseTcpOptions,
+  resetTcpOptions,
   type TcpOptions,
 } from "../../header/tcp.js";
 import { TCP_PROTOCOL } from "../../tcpip/address.js";
@@ -20,6 +21,8 @@ export const SegmentMalformed = 1;
 export const SegmentBadChecksum = 2;
 
 const EMPTY = new Uint8Array(0);
+/** Option bytes of a segment carrying only timestamps: NOP, NOP, kind 8, length 10, TSval, TSecr. */
+const TS_ONLY_OPTIONS = 12;
 
 /** An inbound segment's fields. One record per endpoint (and one per protocol), reused. */
 export class Segment {
@@ -71,9 +74,21 @@ export class Segment {
     this.headerLength = hl;
     this.payloadOff = off + hl;
     this.payloadLen = len - hl;
-    // Malformed option lists are ignored like Linux does (what parsed before the fault is kept).
-    if (hl > TCP_MIN_HEADER) parseTcpOptions(b, off + TCP_MIN_HEADER, hl - TCP_MIN_HEADER, this.options);
-    else resetTcpOptions(this.options);
+    const o = off + TCP_MIN_HEADER;
+    if (hl === TCP_MIN_HEADER + TS_ONLY_OPTIONS && b[o] === TCP_OPT_NOP && b[o + 1] === TCP_OPT_NOP &&
+      b[o + 2] === TCP_OPT_TIMESTAMP && b[o + 3] === TCP_OPT_TIMESTAMP_LEN) {
+      // The layout of nearly every segment of a timestamped connection (RFC 7323 Appendix A:
+      // NOP, NOP, TS), read directly as Linux's tcp_parse_aligned_timestamp does; the same
+      // record parseTcpOptions would produce.
+      const opts = this.options;
+      resetTcpOptions(opts);
+      opts.hasTimestamp = true;
+      opts.tsVal = get32(b, o + 4);
+      opts.tsEcr = get32(b, o + 8);
+    } else if (hl > TCP_MIN_HEADER) {
+      // Malformed option lists are ignored like Linux does (what parsed before the fault is kept).
+      parseTcpOptions(b, o, hl - TCP_MIN_HEADER, this.options);
+    } else resetTcpOptions(this.options);
     return SegmentOk;
   }
 }
@@ -230,9 +245,16 @@ export function buildSegment(
   } else if (route.txChecksumOffload) {
     pkt.checksumOffloaded = true;
   } else {
-    let sum = route.pseudoHeaderChecksum(TCP_PROTOCOL, hl + payloadLen);
-    sum = checksum(b, off, hl, sum);
+    // RFC 9293 §3.1: the fixed header's 16-bit words are summed from the values just written
+    // (the same sum as reading the bytes back; checksum and urgent pointer are zero), the
+    // options and the payload from their bytes. `seq` and `ack` may be uint32 or int32.
+    const w = window > 0xffff ? 0xffff : window;
+    let sum = route.pseudoHeaderChecksum(TCP_PROTOCOL, hl + payloadLen) + (srcPort & 0xffff) + (dstPort & 0xffff) +
+      (seq >>> 16) + (seq & 0xffff) + (ack >>> 16) + (ack & 0xffff) + ((((hl >>> 2) << 4) & 0xff) << 8) + (flags & 0xff) + (w & 0xffff);
+    sum = (sum & 0xffff) + (sum >>> 16);
+    if (optLen > 0) sum = checksum(b, off + TCP_MIN_HEADER, optLen, sum);
     if (payloadLen > 0) sum = checksumViews(pkt.payload, sum);
+    sum = (sum & 0xffff) + (sum >>> 16);
     put16(b, off + TCP_CHECKSUM, finishChecksum(sum));
   }
   return pkt;
