@@ -63,6 +63,57 @@ export interface ConnectedPair extends Connected {
   connectMore(): Promise<Connected>;
 }
 
+/** The accepted connections not yet paired, and the clients waiting for theirs (by client port). */
+interface Pairing {
+  accepted: Map<number, Accepted>;
+  waiting: Map<number, PendingConnect>;
+}
+
+/**
+ * One connection being set up by connectMore. It is its own waiter entry and settles its promise
+ * from methods, so a connection costs the harness no closures (under tsx each closure created
+ * also costs a defineProperty for its name): harness overhead that is not the stack's.
+ */
+class PendingConnect {
+  resolve: (c: Connected) => void = settleNothing;
+  reject: (e: Error) => void = settleNothing;
+  constructor(readonly client: Endpoint, readonly cwq: WaiterQueue, private readonly pairing: Pairing) {}
+
+  /** WaiterEntry: EventOut on the client. */
+  callback(): void {
+    if (!this.client.readiness(EventOut)) return;
+    this.cwq.unregister(this);
+    this.connected();
+  }
+
+  connected(): void {
+    const la = this.client.getLocalAddress();
+    if (isError(la)) {
+      this.reject(new Error(la.message));
+      return;
+    }
+    // The listener's waiter (drain) has taken every connection established so far.
+    const a = this.pairing.accepted.get(la.port);
+    if (a) {
+      this.pairing.accepted.delete(la.port);
+      this.paired(a);
+    } else this.pairing.waiting.set(la.port, this);
+  }
+
+  paired(a: Accepted): void {
+    this.resolve({ client: this.client, cwq: this.cwq, server: a.endpoint, swq: a.waiterQueue });
+  }
+}
+
+function settleNothing(): void {}
+
+/** The PendingConnect whose promise is being constructed (the executor runs synchronously). */
+let constructing: PendingConnect | null = null;
+function takeSettlers(resolve: (c: Connected) => void, reject: (e: Error) => void): void {
+  constructing!.resolve = resolve;
+  constructing!.reject = reject;
+}
+
 /** Connects a client on `p.a` to a listener on `p.b`; resolves with both ends. */
 export async function connectPair(p: InMemPair, port: number, big = true): Promise<ConnectedPair> {
   const lwq = new WaiterQueue();
@@ -71,54 +122,41 @@ export async function connectPair(p: InMemPair, port: number, big = true): Promi
   if (listener.bind({ port })) throw new Error("bind failed");
   listener.listen(4096);
   // Accepted connections by the client's port; clients waiting for theirs, by their own port.
-  const accepted = new Map<number, Accepted>();
-  const waiting = new Map<number, (a: Accepted) => void>();
+  const pairing: Pairing = { accepted: new Map(), waiting: new Map() };
   const drain = () => {
     for (;;) {
       const a = listener.accept();
       if (isError(a)) return;
       const rp = a.peer.port;
-      const w = waiting.get(rp);
+      const w = pairing.waiting.get(rp);
       if (w) {
-        waiting.delete(rp);
-        w(a);
-      } else accepted.set(rp, a);
+        pairing.waiting.delete(rp);
+        w.paired(a);
+      } else pairing.accepted.set(rp, a);
     }
   };
   lwq.register({ callback: drain }, EventIn);
   // Parsed once: the peer's address is the harness's constant, not work the stack does per connection.
   const peer = { addr: Address.from("198.18.0.2"), port };
-  // One promise per connection (harness overhead kept small): it settles once the client is
-  // connected (EventOut) and the listener has handed out the server end with the client's port.
-  const connectMore = (): Promise<Connected> => new Promise((resolve, reject) => {
+  // One promise per connection: it settles once the client is connected (EventOut) and the
+  // listener has handed out the server end with the client's port.
+  const connectMore = (): Promise<Connected> => {
     const cwq = new WaiterQueue();
     const client = open(p.a, cwq);
     if (big) bigBuffers(client);
+    const pc = new PendingConnect(client, cwq, pairing);
+    constructing = pc;
+    const done = new Promise<Connected>(takeSettlers);
+    constructing = null;
     const r = client.connect(peer);
     if (r !== Err.ConnectStarted && r !== null) {
-      reject(new Error(`connect: ${r.message}`));
-      return;
+      pc.reject(new Error(`connect: ${r.message}`));
+      return done;
     }
-    const paired = (a: Accepted) => resolve({ client, cwq, server: a.endpoint, swq: a.waiterQueue });
-    const connected = () => {
-      const la = client.getLocalAddress();
-      if (isError(la)) {
-        reject(new Error(la.message));
-        return;
-      }
-      // The listener's waiter (drain) has taken every connection established so far.
-      const a = accepted.get(la.port);
-      if (a) {
-        accepted.delete(la.port);
-        paired(a);
-      } else waiting.set(la.port, paired);
-    };
-    if (client.readiness(EventOut)) connected();
-    else {
-      const entry = { callback: () => { if (client.readiness(EventOut)) { cwq.unregister(entry); connected(); } } };
-      cwq.register(entry, EventOut);
-    }
-  });
+    if (client.readiness(EventOut)) pc.connected();
+    else cwq.register(pc, EventOut);
+    return done;
+  };
   const first = await connectMore();
   return { ...first, listener, connectMore };
 }

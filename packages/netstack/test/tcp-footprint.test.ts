@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Timer, TimerTarget } from "../src/clock/clock.js";
-import { Cubic, EndpointCcEnv, HyStartDone } from "../src/transport/tcp/congestion.js";
+import { Cubic, HyStartDone, type CongestionEnv } from "../src/transport/tcp/congestion.js";
 import { TcpState } from "../src/transport/tcp/state.js";
 import { isError } from "../src/tcpip/errors.js";
 import { EventIn } from "../src/waiter/queue.js";
@@ -91,17 +91,21 @@ describe("TCP endpoint footprint (issue #8)", () => {
     pair.close();
   });
 
-  it("congestion control reads the connection's current SRTT, clock and HyStart++ setting through EndpointCcEnv", () => {
+  it("congestion control reads the connection's current SRTT, clock and HyStart++ setting from the endpoint itself (no env object per connection)", () => {
     const pair = new TcpPair({ tcp: { hystart: false } });
     const { client } = pair.connectPair(84);
-    const env = new EndpointCcEnv(client);
+    const env: CongestionEnv = client;
     expect(env.srtt()).toBe(client.snd.rtt.srtt);
     client.snd.rtt.sample(40);
     expect(env.srtt()).toBe(client.snd.rtt.srtt);
     expect(env.now()).toBe(pair.clock.now());
     pair.advance(7);
     expect(env.now()).toBe(pair.clock.now());
-    expect(env.hystart()).toBe(false);
+    expect(env.hystart!()).toBe(false);
+    // The algorithm reads the endpoint: HyStart++ is off, and stays off after an RTT sample.
+    const cc = client.snd.cc as Cubic;
+    cc.onRttSample(5, 1, 2);
+    expect(cc.hystart).toBeNull();
     pair.close();
   });
 

@@ -4,8 +4,11 @@
  *   1. exact 4-tuple (connected endpoints),
  *   2. local address + local port (bound / listening on one address),
  *   3. any-address + local port (bound / listening on the wildcard).
- * Keys are numeric hashes of (address bytes, ports); entries whose keys collide are chained and
- * every candidate is compared field by field, so hash collisions are harmless.
+ * Keys are numeric hashes of (address bytes, ports) in a chained hash table of its own: a slot
+ * holds the entries whose keys land there (same key or not), and every candidate is compared
+ * field by field, so hash collisions are harmless. Not a Map: with tens of thousands of
+ * connections, Map.get/set (a second hashing of the key, the OrderedHashMap's indirections, its
+ * rehash as it grows) were a few per cent of connection setup (issue #8).
  *
  * Dual stack: an endpoint registers once per network protocol it receives (an IPv6 endpoint
  * that is not v6-only: [IPv6, IPv4]). Under IPv4, v4-mapped addresses in its id are stored as
@@ -28,9 +31,17 @@ interface Entry {
   reuseAddr: boolean;
   reusePort: boolean;
   device: number;
-  /** The next entry whose key landed in the same table slot (hash collisions chain here). */
+  /** keyOf() of the id (the table slot is key & mask). */
+  key: number;
+  /** The next entry in the same table slot (other keys, or the same key: collisions chain here). */
   next: Entry | null;
+  /** Neighbours in registration order (lookupAll's order; rehashing keeps each slot's order). */
+  older: Entry | null;
+  newer: Entry | null;
 }
+
+/** Table slots at the start and the least it shrinks to (a power of two). */
+const MIN_SLOTS = 64;
 
 function mix(h: number, v: number): number {
   h = Math.imul(h ^ v, 0x9e3779b1);
@@ -48,7 +59,7 @@ function hashAddr(b: Uint8Array, off: number, len: number): number {
   return h;
 }
 
-/** Keys stay small integers (V8 Smis): a Map keyed by them boxes nothing, per packet or per entry. */
+/** Keys stay small integers (V8 Smis): an entry's `key` field boxes nothing, per packet or per entry. */
 const KEY_MASK = 0x3fffffff;
 
 function keyOf(transProto: number, netProto: number, localPort: number, localKey: number, remotePort: number,
@@ -60,8 +71,13 @@ function keyOf(transProto: number, netProto: number, localPort: number, localKey
 }
 
 export class TransportDemuxer {
-  /** Key -> the first entry with that key; colliding entries follow through `next`. */
-  private readonly table = new Map<number, Entry>();
+  /** Slot (key & mask) -> its first entry; the others follow through `next`. */
+  private slots: (Entry | null)[] = new Array<Entry | null>(MIN_SLOTS).fill(null);
+  private mask = MIN_SLOTS - 1;
+  /** Entries in the table (an entry may hold several endpoints: `count` counts those). */
+  private entries = 0;
+  private oldest: Entry | null = null;
+  private newest: Entry | null = null;
   private count = 0;
   /**
    * One-entry cache of the last exact 4-tuple match of an IPv4 packet (a bulk flow sends every
@@ -109,10 +125,9 @@ export class TransportDemuxer {
     this.cached = null;
     const k = keyOf(transProto, np, id.localPort, id.localAddress?.key ?? 0, id.remotePort, id.remoteAddress?.key ?? 0,
       this.keyMask);
-    const head = this.table.get(k);
     let last: Entry | null = null;
-    for (let e = head ?? null; e !== null; last = e, e = e.next) {
-      if (!sameId(e, transProto, np, id)) continue;
+    for (let e: Entry | null = this.slots[k & this.mask]!; e !== null; last = e, e = e.next) {
+      if (e.key !== k || !sameId(e, transProto, np, id)) continue;
       if (e.eps.includes(ep)) return null;
       if (!((e.reusePort && flags.reusePort) || (e.reuseAddr && flags.reuseAddr))) return Err.PortInUse;
       e.eps.push(ep);
@@ -122,13 +137,33 @@ export class TransportDemuxer {
     const entry: Entry = {
       transProto, netProto: np, localPort: id.localPort, localAddress: id.localAddress, remotePort: id.remotePort,
       remoteAddress: id.remoteAddress, eps: [ep], reuseAddr: flags.reuseAddr, reusePort: flags.reusePort, device,
-      next: null,
+      key: k, next: null, older: this.newest, newer: null,
     };
     // Appended at the end of its chain: among colliding keys, the earlier registration is found first.
-    if (last === null) this.table.set(k, entry);
+    if (last === null) this.slots[k & this.mask] = entry;
     else last.next = entry;
+    if (this.newest !== null) this.newest.newer = entry;
+    else this.oldest = entry;
+    this.newest = entry;
     this.count++;
+    if (++this.entries > this.slots.length) this.resize(this.slots.length * 2);
     return null;
+  }
+
+  /**
+   * Moves every entry to a table of `n` slots. Entries are re-linked newest first, each at the
+   * head of its slot, so every chain ends up in registration order (as it was).
+   */
+  private resize(n: number): void {
+    const slots = new Array<Entry | null>(n).fill(null);
+    const mask = n - 1;
+    for (let e = this.newest; e !== null; e = e.older) {
+      const i = e.key & mask;
+      e.next = slots[i]!;
+      slots[i] = e;
+    }
+    this.slots = slots;
+    this.mask = mask;
   }
 
   unregister(transProto: number, netProtos: readonly number[], id0: TransportEndpointId, ep: TransportEndpointHandler): void {
@@ -139,26 +174,35 @@ export class TransportDemuxer {
       const k = keyOf(transProto, np, id.localPort, id.localAddress?.key ?? 0, id.remotePort, id.remoteAddress?.key ?? 0,
         this.keyMask);
       let prev: Entry | null = null;
-      for (let e = this.table.get(k) ?? null; e !== null; prev = e, e = e.next) {
-        if (!sameId(e, transProto, np, id)) continue;
+      for (let e: Entry | null = this.slots[k & this.mask]!; e !== null; prev = e, e = e.next) {
+        if (e.key !== k || !sameId(e, transProto, np, id)) continue;
         const j = e.eps.indexOf(ep);
         if (j < 0) continue;
         e.eps.splice(j, 1);
         this.count--;
-        if (e.eps.length === 0) {
-          if (prev !== null) prev.next = e.next;
-          else if (e.next !== null) this.table.set(k, e.next);
-          else this.table.delete(k);
-        }
+        if (e.eps.length === 0) this.removeEntry(e, prev);
         break;
       }
     }
   }
 
+  /** Unlinks `e` (preceded in its slot by `prev`) from its slot and from the registration order. */
+  private removeEntry(e: Entry, prev: Entry | null): void {
+    if (prev !== null) prev.next = e.next;
+    else this.slots[e.key & this.mask] = e.next;
+    if (e.older !== null) e.older.newer = e.newer;
+    else this.oldest = e.newer;
+    if (e.newer !== null) e.newer.older = e.older;
+    else this.newest = e.older;
+    e.next = e.older = e.newer = null;
+    // Shrinks once three quarters of the slots would be spare (growing again needs twice as many entries).
+    if (--this.entries < this.slots.length >> 2 && this.slots.length > MIN_SLOTS) this.resize(this.slots.length >> 1);
+  }
+
   private find(transProto: number, netProto: number, id: TransportEndpointId): Entry | undefined {
     const k = keyOf(transProto, netProto, id.localPort, id.localAddress?.key ?? 0, id.remotePort, id.remoteAddress?.key ?? 0,
       this.keyMask);
-    for (let e = this.table.get(k) ?? null; e !== null; e = e.next) if (sameId(e, transProto, netProto, id)) return e;
+    for (let e: Entry | null = this.slots[k & this.mask]!; e !== null; e = e.next) if (e.key === k && sameId(e, transProto, netProto, id)) return e;
     return undefined;
   }
 
@@ -201,9 +245,9 @@ export class TransportDemuxer {
 
   private match(k: number, transProto: number, netProto: number, b: Uint8Array, localOff: number, remoteOff: number,
     localPort: number, remotePort: number, withLocal: boolean, withRemote: boolean, nic: number): Entry | null {
-    for (let e = this.table.get(k) ?? null; e !== null; e = e.next) {
-      if (e.transProto !== transProto || e.netProto !== netProto || e.localPort !== localPort || e.remotePort !== remotePort)
-        continue;
+    for (let e: Entry | null = this.slots[k & this.mask]!; e !== null; e = e.next) {
+      if (e.key !== k || e.transProto !== transProto || e.netProto !== netProto || e.localPort !== localPort ||
+        e.remotePort !== remotePort) continue;
       if (e.device !== 0 && e.device !== nic) continue;
       if (withLocal ? !(e.localAddress && e.localAddress.equalsBytes(b, localOff)) : e.localAddress !== null) continue;
       if (withRemote ? !(e.remoteAddress && e.remoteAddress.equalsBytes(b, remoteOff)) : e.remoteAddress !== null)
@@ -220,15 +264,13 @@ export class TransportDemuxer {
   lookupAll(transProto: number, netProto: number, b: Uint8Array, srcOff: number, dstOff: number, addrLen: number,
     srcPort: number, dstPort: number, nic: number): TransportEndpointHandler[] {
     const out: TransportEndpointHandler[] = [];
-    for (const head of this.table.values()) {
-      for (let e: Entry | null = head; e !== null; e = e.next) {
-        if (e.transProto !== transProto || e.netProto !== netProto || e.localPort !== dstPort) continue;
-        if (e.device !== 0 && e.device !== nic) continue;
-        if (e.localAddress && !e.localAddress.equalsBytes(b, dstOff)) continue;
-        if (e.remoteAddress && !(e.remotePort === srcPort && e.remoteAddress.equalsBytes(b, srcOff))) continue;
-        void addrLen;
-        out.push(...e.eps);
-      }
+    for (let e = this.oldest; e !== null; e = e.newer) {
+      if (e.transProto !== transProto || e.netProto !== netProto || e.localPort !== dstPort) continue;
+      if (e.device !== 0 && e.device !== nic) continue;
+      if (e.localAddress && !e.localAddress.equalsBytes(b, dstOff)) continue;
+      if (e.remoteAddress && !(e.remotePort === srcPort && e.remoteAddress.equalsBytes(b, srcOff))) continue;
+      void addrLen;
+      out.push(...e.eps);
     }
     return out;
   }

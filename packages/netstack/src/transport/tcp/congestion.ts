@@ -129,30 +129,6 @@ export interface CongestionEnv {
   hystart?(): boolean;
 }
 
-/** What EndpointCcEnv reads of a TCP endpoint (structural, so this file imports no endpoint). */
-export interface CcEnvSource {
-  now(): number;
-  readonly snd: { readonly rtt: { readonly srtt: number } };
-  readonly proto: { readonly options: { readonly hystart: boolean } };
-}
-
-/**
- * A connection's CongestionEnv as one small object with prototype methods (no per-connection
- * closures: heap per endpoint, issue #8).
- */
-export class EndpointCcEnv implements CongestionEnv {
-  constructor(private readonly ep: CcEnvSource) {}
-  now(): number {
-    return this.ep.now();
-  }
-  srtt(): number {
-    return this.ep.snd.rtt.srtt;
-  }
-  hystart(): boolean {
-    return this.ep.proto.options.hystart;
-  }
-}
-
 /** RFC 9406 §4.3 constants (for a sender without pacing, L = infinity). */
 export const HYSTART_MIN_RTT_THRESH = 4;
 export const HYSTART_MAX_RTT_THRESH = 16;
@@ -175,6 +151,10 @@ export const HyStartDone = 2;
  */
 export class HyStartPlusPlus {
   phase = HyStartSlowStart;
+  /**
+   * SND.NXT at the start of the round, as an int32 (compared mod 2^32 only): a uint32 outside
+   * V8's small-integer range would be a boxed number per connection (#8).
+   */
   private windowEnd = 0;
   private started = false;
   lastRoundMinRtt = Infinity;
@@ -194,7 +174,7 @@ export class HyStartPlusPlus {
       // §4.2: a new round begins.
       roundEnded = this.started;
       this.started = true;
-      this.windowEnd = sndNxt;
+      this.windowEnd = sndNxt | 0;
       this.lastRoundMinRtt = this.currentRoundMinRtt;
       this.currentRoundMinRtt = Infinity;
       this.rttSampleCount = 0;

@@ -81,18 +81,48 @@ export function isEcnSetupSynAck(flags: number): boolean {
   return (flags & (TCP_SYN | TCP_ACK | TCP_ECE | TCP_CWR)) === (TCP_SYN | TCP_ACK | TCP_ECE);
 }
 
+/** Bits of TcpEcn's flag words, one per boolean field (heap per endpoint, #8). */
+const ECNF_OFFER = 1 << 0;
+const ECNF_OK = 1 << 1;
+const ECNF_ECHOING = 1 << 2;
+const ECNF_CWR_PENDING = 1 << 3;
+const ECNF_SEEN = 1 << 4;
+const ECNF_ECT = 1 << 5;
+
 /** Per-connection ECN state. */
 export class TcpEcn {
+  /** The boolean fields, one bit each (ECNF_*): as fields they would cost 8 bytes each per object (#8). */
+  private flagBits = 0;
   /** The policy this endpoint follows (the protocol's `ecn` option unless overridden). */
   policy: EcnPolicy;
   /** Our SYN asks for ECN (active open with policy 1). */
-  offer = false;
+  get offer(): boolean {
+    return (this.flagBits & ECNF_OFFER) !== 0;
+  }
+  set offer(v: boolean) {
+    this.flagBits = v ? this.flagBits | ECNF_OFFER : this.flagBits & ~ECNF_OFFER;
+  }
   /** ECN was negotiated: data is ECT-marked and ECE / CWR carry meaning. */
-  ok = false;
+  get ok(): boolean {
+    return (this.flagBits & ECNF_OK) !== 0;
+  }
+  set ok(v: boolean) {
+    this.flagBits = v ? this.flagBits | ECNF_OK : this.flagBits & ~ECNF_OK;
+  }
   /** Receiver: CE was seen; every ACK carries ECE until a CWR arrives (RFC 3168 §6.1.3). */
-  echoing = false;
+  get echoing(): boolean {
+    return (this.flagBits & ECNF_ECHOING) !== 0;
+  }
+  set echoing(v: boolean) {
+    this.flagBits = v ? this.flagBits | ECNF_ECHOING : this.flagBits & ~ECNF_ECHOING;
+  }
   /** Sender: the window was reduced; the next new data segment carries CWR (RFC 3168 §6.1.2). */
-  cwrPending = false;
+  get cwrPending(): boolean {
+    return (this.flagBits & ECNF_CWR_PENDING) !== 0;
+  }
+  set cwrPending(v: boolean) {
+    this.flagBits = v ? this.flagBits | ECNF_CWR_PENDING : this.flagBits & ~ECNF_CWR_PENDING;
+  }
   /**
    * Sender: SND.MAX at the last response to ECE. ECE on ACKs up to it belongs to the window
    * already answered (RFC 3168 §6.1.2: at most one reduction per window of data).
@@ -107,9 +137,19 @@ export class TcpEcn {
   /** The ECN field of the packet being processed (set by the endpoint before the segment rules). */
   rxField = ECN_NOT_ECT;
   /** Some ECT or CE packet arrived on this connection (TCP_INFO's TCPI_OPT_ECN_SEEN). */
-  seen = false;
+  get seen(): boolean {
+    return (this.flagBits & ECNF_SEEN) !== 0;
+  }
+  set seen(v: boolean) {
+    this.flagBits = v ? this.flagBits | ECNF_SEEN : this.flagBits & ~ECNF_SEEN;
+  }
   /** The segment `outgoing` just prepared carries ECT(0). */
-  private ect = false;
+  private get ect(): boolean {
+    return (this.flagBits & ECNF_ECT) !== 0;
+  }
+  private set ect(v: boolean) {
+    this.flagBits = v ? this.flagBits | ECNF_ECT : this.flagBits & ~ECNF_ECT;
+  }
 
   constructor(policy: EcnPolicy, private readonly counters: EcnCounters) {
     this.policy = policy;

@@ -33,7 +33,7 @@ import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_RST, TCP_SYN } from "../../head
 import {
   endpointAddress, endpointNetProtos, isPacketAddress, packetDestinationAddress, packetSourceAddress,
 } from "../../stack/dualstack.js";
-import { createCongestionControl, EndpointCcEnv, type CongestionControl, type CongestionEnv } from "./congestion.js";
+import { createCongestionControl, type CongestionControl, type CongestionEnv } from "./congestion.js";
 import { gsoSizeFor } from "./gso.js";
 import { packetEcn, TcpEcn } from "./ecn.js";
 import { tcpInfo } from "./info.js";
@@ -96,7 +96,46 @@ const TIMER_WAIT = 4;
 /** The empty packet backlog, shared and never written (heap per endpoint, #8): replaced before a push. */
 const NO_PKTS: PacketBuffer[] = [];
 
-export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlusher, TimerTarget {
+/** Bits of TcpEndpoint's flag words, one per boolean field (heap per endpoint, #8). */
+const EPF_PORT_RESERVED = 1 << 0;
+const EPF_USER_BOUND = 1 << 1;
+const EPF_V6_ONLY = 1 << 2;
+const EPF_NOTIFY_LISTENER = 1 << 3;
+const EPF_APP_CLOSED = 1 << 4;
+const EPF_SHUT_READ = 1 << 5;
+const EPF_SHUT_WRITE = 1 << 6;
+const EPF_WAS_CONNECTED = 1 << 7;
+const EPF_ACTIVE_OPEN = 1 << 8;
+const EPF_FORWARDED = 1 << 9;
+const EPF_DONE = 1 << 10;
+const EPF_WRITE_BLOCKED = 1 << 11;
+const EPF_RELEASED = 1 << 12;
+const EPF_NO_DELAY = 1 << 13;
+const EPF_CORK = 1 << 14;
+const EPF_KEEP_ALIVE = 1 << 15;
+const EPF_QUICK_ACK_FORCED = 1 << 16;
+const EPF_SND_BUF_LOCKED = 1 << 17;
+const EPF_REUSE_ADDR = 1 << 18;
+const EPF_REUSE_PORT = 1 << 19;
+const EPF_BROADCAST = 1 << 20;
+const EPF_RECEIVE_TOS = 1 << 21;
+const EPF_RECEIVE_TTL = 1 << 22;
+const EPF_RECEIVE_PACKET_INFO = 1 << 23;
+const EPF_CORK_EXPIRED = 1 << 24;
+const EPF_NOW_VALID = 1 << 25;
+const EPF_HOLD_EVENTS = 1 << 26;
+const EPF_FLUSH_WANTED = 1 << 27;
+const EPF_WS_OK = 1 << 28;
+const EPF_TS_OFFER = 1 << 29;
+const EPF_SACK_OFFER = 1 << 0;
+const EPF_TS_OK = 1 << 1;
+const EPF_TS_ECR_VALID = 1 << 2;
+const EPF_RCV_BUF_LOCKED = 1 << 3;
+
+export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlusher, TimerTarget, CongestionEnv {
+  /** The boolean fields, one bit each (EPF_*): as fields they would cost 8 bytes each per object (#8). */
+  private flagBits = 0;
+  private flagBits2 = 0;
   readonly waiterQueue: WaiterQueue;
   readonly stack: StackServices;
   readonly netProto: number;
@@ -115,50 +154,138 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   private boundAddr: Address | null = null;
   private boundPort = 0;
   /** We hold a port reservation (ours to release). */
-  private portReserved = false;
+  private get portReserved(): boolean {
+    return (this.flagBits & EPF_PORT_RESERVED) !== 0;
+  }
+  private set portReserved(v: boolean) {
+    this.flagBits = v ? this.flagBits | EPF_PORT_RESERVED : this.flagBits & ~EPF_PORT_RESERVED;
+  }
   /** The application chose the port with bind(): keep it until close(). */
-  private userBound = false;
+  private get userBound(): boolean {
+    return (this.flagBits & EPF_USER_BOUND) !== 0;
+  }
+  private set userBound(v: boolean) {
+    this.flagBits = v ? this.flagBits | EPF_USER_BOUND : this.flagBits & ~EPF_USER_BOUND;
+  }
   private regId: TransportEndpointId | null = null;
   /** The network protocols of the demuxer registration and of the port reservation (dualstack.ts). */
   private regProtos: readonly number[] = [];
   private portProtos: readonly number[] = [];
   /** IPV6_V6ONLY (IPv6 endpoints only; settable before bind). */
-  private v6Only = false;
+  private get v6Only(): boolean {
+    return (this.flagBits & EPF_V6_ONLY) !== 0;
+  }
+  private set v6Only(v: boolean) {
+    this.flagBits = v ? this.flagBits | EPF_V6_ONLY : this.flagBits & ~EPF_V6_ONLY;
+  }
 
   // Listener side.
   /** The listener this endpoint came from, until accept() hands it out. */
   listener: TcpEndpoint | null = null;
+  /** Links of the protocol's endpoint list (eplist.ts; maintained by it alone). */
+  listPrev: TcpEndpoint | null = null;
+  listNext: TcpEndpoint | null = null;
   private backlog = 0;
   /** The accept and SYN queues, created when first used (listeners only; heap per endpoint, #8). */
   private acceptQ: TcpEndpoint[] | null = null;
   private synQ: Set<TcpEndpoint> | null = null;
   /** A child that just completed its handshake tells its listener once it is consistent. */
-  private notifyListener = false;
+  private get notifyListener(): boolean {
+    return (this.flagBits & EPF_NOTIFY_LISTENER) !== 0;
+  }
+  private set notifyListener(v: boolean) {
+    this.flagBits = v ? this.flagBits | EPF_NOTIFY_LISTENER : this.flagBits & ~EPF_NOTIFY_LISTENER;
+  }
 
   // Application-side status.
-  private appClosed = false;
-  private shutRead = false;
-  private shutWrite = false;
+  private get appClosed(): boolean {
+    return (this.flagBits & EPF_APP_CLOSED) !== 0;
+  }
+  private set appClosed(v: boolean) {
+    this.flagBits = v ? this.flagBits | EPF_APP_CLOSED : this.flagBits & ~EPF_APP_CLOSED;
+  }
+  private get shutRead(): boolean {
+    return (this.flagBits & EPF_SHUT_READ) !== 0;
+  }
+  private set shutRead(v: boolean) {
+    this.flagBits = v ? this.flagBits | EPF_SHUT_READ : this.flagBits & ~EPF_SHUT_READ;
+  }
+  private get shutWrite(): boolean {
+    return (this.flagBits & EPF_SHUT_WRITE) !== 0;
+  }
+  private set shutWrite(v: boolean) {
+    this.flagBits = v ? this.flagBits | EPF_SHUT_WRITE : this.flagBits & ~EPF_SHUT_WRITE;
+  }
   /** Reached ESTABLISHED at some point. */
-  private wasConnected = false;
-  private activeOpen = false;
+  private get wasConnected(): boolean {
+    return (this.flagBits & EPF_WAS_CONNECTED) !== 0;
+  }
+  private set wasConnected(v: boolean) {
+    this.flagBits = v ? this.flagBits | EPF_WAS_CONNECTED : this.flagBits & ~EPF_WAS_CONNECTED;
+  }
+  private get activeOpen(): boolean {
+    return (this.flagBits & EPF_ACTIVE_OPEN) !== 0;
+  }
+  private set activeOpen(v: boolean) {
+    this.flagBits = v ? this.flagBits | EPF_ACTIVE_OPEN : this.flagBits & ~EPF_ACTIVE_OPEN;
+  }
   /** Opened by the TCP forwarder (openForwarded): a passive open the application already owns. */
-  private forwarded = false;
+  private get forwarded(): boolean {
+    return (this.flagBits & EPF_FORWARDED) !== 0;
+  }
+  private set forwarded(v: boolean) {
+    this.flagBits = v ? this.flagBits | EPF_FORWARDED : this.flagBits & ~EPF_FORWARDED;
+  }
   /** A connection or connection attempt ended (Linux's SOCK_DONE). */
-  private done = false;
-  private connectStart = 0;
+  private get done(): boolean {
+    return (this.flagBits & EPF_DONE) !== 0;
+  }
+  private set done(v: boolean) {
+    this.flagBits = v ? this.flagBits | EPF_DONE : this.flagBits & ~EPF_DONE;
+  }
+  /**
+   * When connect() started (active opens only; null before). Not initialised to 0: the first
+   * fractional clock reading stored would make V8 give every endpoint, passive ones included, a
+   * boxed number for it (heap per endpoint, #8).
+   */
+  private connectStart: number | null = null;
   /** SO_ERROR: the error the application has not seen yet. */
   private pendingError: TcpipError | null = null;
   /** An ICMP-reported error that replaces "timed out" if the connection times out (Linux's sk_err_soft). */
   private softError: TcpipError | null = null;
-  private writeBlocked = false;
+  private get writeBlocked(): boolean {
+    return (this.flagBits & EPF_WRITE_BLOCKED) !== 0;
+  }
+  private set writeBlocked(v: boolean) {
+    this.flagBits = v ? this.flagBits | EPF_WRITE_BLOCKED : this.flagBits & ~EPF_WRITE_BLOCKED;
+  }
   /** Released: no timers, not in the demuxer, no port; the protocol forgot it. */
-  private released = false;
+  private get released(): boolean {
+    return (this.flagBits & EPF_RELEASED) !== 0;
+  }
+  private set released(v: boolean) {
+    this.flagBits = v ? this.flagBits | EPF_RELEASED : this.flagBits & ~EPF_RELEASED;
+  }
 
   // Options.
-  noDelay = false;
-  cork = false;
-  private keepAlive = false;
+  get noDelay(): boolean {
+    return (this.flagBits & EPF_NO_DELAY) !== 0;
+  }
+  set noDelay(v: boolean) {
+    this.flagBits = v ? this.flagBits | EPF_NO_DELAY : this.flagBits & ~EPF_NO_DELAY;
+  }
+  get cork(): boolean {
+    return (this.flagBits & EPF_CORK) !== 0;
+  }
+  set cork(v: boolean) {
+    this.flagBits = v ? this.flagBits | EPF_CORK : this.flagBits & ~EPF_CORK;
+  }
+  private get keepAlive(): boolean {
+    return (this.flagBits & EPF_KEEP_ALIVE) !== 0;
+  }
+  private set keepAlive(v: boolean) {
+    this.flagBits = v ? this.flagBits | EPF_KEEP_ALIVE : this.flagBits & ~EPF_KEEP_ALIVE;
+  }
   /** TCP_KEEPIDLE / TCP_KEEPINTVL in seconds, TCP_KEEPCNT. */
   private keepIdle: number;
   private keepInterval: number;
@@ -168,25 +295,65 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   /** TCP_MAXSEG as set (0 = none). */
   private userMss = 0;
   /** TCP_QUICKACK set: acknowledge every segment at once. */
-  quickAckForced = false;
+  get quickAckForced(): boolean {
+    return (this.flagBits & EPF_QUICK_ACK_FORCED) !== 0;
+  }
+  set quickAckForced(v: boolean) {
+    this.flagBits = v ? this.flagBits | EPF_QUICK_ACK_FORCED : this.flagBits & ~EPF_QUICK_ACK_FORCED;
+  }
   /** Replaced, never mutated (so every endpoint can start with the one shared default). */
   private linger: LingerOption = LINGER_OFF;
   /** SO_RCVBUF / SO_SNDBUF (the doubled values Linux reports), all usable for payload here. */
   rcvBufSize: number;
   private sndBufSize: number;
   /** SO_SNDBUF was set by the application: no autotuning (Linux SOCK_SNDBUF_LOCK). */
-  private sndBufLocked = false;
-  private reuseAddr = false;
-  private reusePort = false;
+  private get sndBufLocked(): boolean {
+    return (this.flagBits & EPF_SND_BUF_LOCKED) !== 0;
+  }
+  private set sndBufLocked(v: boolean) {
+    this.flagBits = v ? this.flagBits | EPF_SND_BUF_LOCKED : this.flagBits & ~EPF_SND_BUF_LOCKED;
+  }
+  private get reuseAddr(): boolean {
+    return (this.flagBits & EPF_REUSE_ADDR) !== 0;
+  }
+  private set reuseAddr(v: boolean) {
+    this.flagBits = v ? this.flagBits | EPF_REUSE_ADDR : this.flagBits & ~EPF_REUSE_ADDR;
+  }
+  private get reusePort(): boolean {
+    return (this.flagBits & EPF_REUSE_PORT) !== 0;
+  }
+  private set reusePort(v: boolean) {
+    this.flagBits = v ? this.flagBits | EPF_REUSE_PORT : this.flagBits & ~EPF_REUSE_PORT;
+  }
   /** IP_TTL (0 = the route's default). */
   ttl = 0;
   private tos = 0;
   private bindToDevice = 0;
   private ccName: string;
-  private broadcast = false;
-  private receiveTos = false;
-  private receiveTtl = false;
-  private receivePacketInfo = false;
+  private get broadcast(): boolean {
+    return (this.flagBits & EPF_BROADCAST) !== 0;
+  }
+  private set broadcast(v: boolean) {
+    this.flagBits = v ? this.flagBits | EPF_BROADCAST : this.flagBits & ~EPF_BROADCAST;
+  }
+  private get receiveTos(): boolean {
+    return (this.flagBits & EPF_RECEIVE_TOS) !== 0;
+  }
+  private set receiveTos(v: boolean) {
+    this.flagBits = v ? this.flagBits | EPF_RECEIVE_TOS : this.flagBits & ~EPF_RECEIVE_TOS;
+  }
+  private get receiveTtl(): boolean {
+    return (this.flagBits & EPF_RECEIVE_TTL) !== 0;
+  }
+  private set receiveTtl(v: boolean) {
+    this.flagBits = v ? this.flagBits | EPF_RECEIVE_TTL : this.flagBits & ~EPF_RECEIVE_TTL;
+  }
+  private get receivePacketInfo(): boolean {
+    return (this.flagBits & EPF_RECEIVE_PACKET_INFO) !== 0;
+  }
+  private set receivePacketInfo(v: boolean) {
+    this.flagBits = v ? this.flagBits | EPF_RECEIVE_PACKET_INFO : this.flagBits & ~EPF_RECEIVE_PACKET_INFO;
+  }
 
   // Timers, each created on first use and then reused (their callbacks are bound once, never
   // per packet): an idle endpoint carries only the ones it has needed (heap per endpoint, #8).
@@ -195,7 +362,12 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   /** Bounds how long TCP_CORK / MSG_MORE hold a partial segment (`corkMs`, see corkHold). */
   private corkT: Timer | null = null;
   /** Set while the cork timer pushes what a cork held (snd.ts then ignores TCP_CORK / MSG_MORE). */
-  corkExpired = false;
+  get corkExpired(): boolean {
+    return (this.flagBits & EPF_CORK_EXPIRED) !== 0;
+  }
+  set corkExpired(v: boolean) {
+    this.flagBits = v ? this.flagBits | EPF_CORK_EXPIRED : this.flagBits & ~EPF_CORK_EXPIRED;
+  }
   private keepaliveT: Timer | null = null;
   /** TIME-WAIT, and the FIN-WAIT-2 timeout of a closed connection. */
   private waitT: Timer | null = null;
@@ -213,27 +385,62 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   private depth = 0;
   /** `now()`'s reading for the current outermost section (valid while `nowValid`). */
   private nowCached = 0;
-  private nowValid = false;
+  private get nowValid(): boolean {
+    return (this.flagBits & EPF_NOW_VALID) !== 0;
+  }
+  private set nowValid(v: boolean) {
+    this.flagBits = v ? this.flagBits | EPF_NOW_VALID : this.flagBits & ~EPF_NOW_VALID;
+  }
   private backlogPkts: PacketBuffer[] = NO_PKTS;
   private events = 0;
-  private holdEvents = false;
-  private flushWanted = false;
+  private get holdEvents(): boolean {
+    return (this.flagBits & EPF_HOLD_EVENTS) !== 0;
+  }
+  private set holdEvents(v: boolean) {
+    this.flagBits = v ? this.flagBits | EPF_HOLD_EVENTS : this.flagBits & ~EPF_HOLD_EVENTS;
+  }
+  private get flushWanted(): boolean {
+    return (this.flagBits & EPF_FLUSH_WANTED) !== 0;
+  }
+  private set flushWanted(v: boolean) {
+    this.flagBits = v ? this.flagBits | EPF_FLUSH_WANTED : this.flagBits & ~EPF_FLUSH_WANTED;
+  }
   /** The segment being processed: a pooled record, held only during receivePacket / cookieOpen. */
   private seg: Segment = NO_SEGMENT;
   /** RFC 3168 ECN state (ecn.ts); `ecn.policy` may be set per socket before connect / listen. */
   readonly ecn: TcpEcn;
   /** RFC 7323 §2: the shift our SYN offers (-1: none), and whether both sides agreed to scale. */
   private wsOffer = -1;
-  wsOk = false;
+  get wsOk(): boolean {
+    return (this.flagBits & EPF_WS_OK) !== 0;
+  }
+  set wsOk(v: boolean) {
+    this.flagBits = v ? this.flagBits | EPF_WS_OK : this.flagBits & ~EPF_WS_OK;
+  }
   /**
    * RFC 7323 §3-5: whether our SYN offers timestamps, whether both sides agreed, our clock's
    * per-connection offset, TS.Recent and when it was set; `tsEcr` / `tsEcrValid` carry the
    * segment being processed's echo to the sender's RTT measurement.
    */
-  private tsOffer = false;
+  private get tsOffer(): boolean {
+    return (this.flagBits & EPF_TS_OFFER) !== 0;
+  }
+  private set tsOffer(v: boolean) {
+    this.flagBits = v ? this.flagBits | EPF_TS_OFFER : this.flagBits & ~EPF_TS_OFFER;
+  }
   /** RFC 2018: whether our SYN offers SACK-permitted (sack negotiated: rcv.sackOk / snd.sackOk). */
-  private sackOffer = false;
-  tsOk = false;
+  private get sackOffer(): boolean {
+    return (this.flagBits2 & EPF_SACK_OFFER) !== 0;
+  }
+  private set sackOffer(v: boolean) {
+    this.flagBits2 = v ? this.flagBits2 | EPF_SACK_OFFER : this.flagBits2 & ~EPF_SACK_OFFER;
+  }
+  get tsOk(): boolean {
+    return (this.flagBits2 & EPF_TS_OK) !== 0;
+  }
+  set tsOk(v: boolean) {
+    this.flagBits2 = v ? this.flagBits2 | EPF_TS_OK : this.flagBits2 & ~EPF_TS_OK;
+  }
   /** Kept as an int32 (a small integer to V8: no boxed number per endpoint); added mod 2^32. */
   private tsOffset = 0;
   /** TS.Recent and the echo are uint32 stored as int32 (no boxed number per endpoint, #8). */
@@ -252,12 +459,26 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   set tsEcr(v: number) {
     this.tsEcr32 = v | 0;
   }
-  tsEcrValid = false;
+  get tsEcrValid(): boolean {
+    return (this.flagBits2 & EPF_TS_ECR_VALID) !== 0;
+  }
+  set tsEcrValid(v: boolean) {
+    this.flagBits2 = v ? this.flagBits2 | EPF_TS_ECR_VALID : this.flagBits2 & ~EPF_TS_ECR_VALID;
+  }
   /** SO_RCVBUF was set by the application (Linux's SOCK_RCVBUF_LOCK): no auto-tuning. */
-  private rcvBufLocked = false;
+  private get rcvBufLocked(): boolean {
+    return (this.flagBits2 & EPF_RCV_BUF_LOCKED) !== 0;
+  }
+  private set rcvBufLocked(v: boolean) {
+    this.flagBits2 = v ? this.flagBits2 | EPF_RCV_BUF_LOCKED : this.flagBits2 & ~EPF_RCV_BUF_LOCKED;
+  }
   readonly writeParams: NetworkWriteParams = { protocol: TCP_PROTOCOL, ttl: 64, tos: 0, df: true };
-  /** Listener: when it last sent a SYN cookie (Linux's tcp_synq_overflow stamp; syncookie.ts). */
-  lastCookieAt = -Infinity;
+  /**
+   * Listener: when it last sent a SYN cookie (Linux's tcp_synq_overflow stamp; syncookie.ts), null
+   * before the first. Not a number field with -Infinity: V8 would give every endpoint its own boxed
+   * number for it (heap per endpoint, #8).
+   */
+  lastCookieAt: number | null = null;
   /** Send-buffer bytes charged to the stack-wide TCP memory (the receive side charges in rcv.ts). */
   private sndCharged = 0;
 
@@ -474,10 +695,22 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     }
   }
 
-  /** What congestion control reads of this connection (created on first use; no closures). */
-  private ccEnvObj: EndpointCcEnv | null = null;
+  /**
+   * What congestion control reads of this connection: the endpoint itself is its CongestionEnv
+   * (now(), srtt(), hystart()), so there is no object (or closure) per connection for it (#8).
+   */
   private get ccEnv(): CongestionEnv {
-    return this.ccEnvObj ??= new EndpointCcEnv(this);
+    return this;
+  }
+
+  /** CongestionEnv: the connection's current smoothed RTT (ms). */
+  srtt(): number {
+    return this.snd.rtt.srtt;
+  }
+
+  /** CongestionEnv: whether CUBIC runs HyStart++ (TcpProtocolOptions.hystart). */
+  hystart(): boolean {
+    return this.proto.options.hystart;
   }
 
   newCongestionControl(mss: number): CongestionControl {
@@ -651,6 +884,9 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
    */
   private scheduleFlush(): void {
     if (this.released) return;
+    // Already waiting for this batch's end: `holdEvents` is set only when the stack took the
+    // endpoint for it, and cleared by flushDeferred (saves the stack's set lookup per segment).
+    if (this.holdEvents) return;
     if (this.stack.deferUntilBatchEnd(this)) this.holdEvents = true;
     else this.flushWanted = true;
   }
@@ -926,7 +1162,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     this.negotiateTimestamps(seg);
     this.sackOffer = this.proto.options.sack;
     this.negotiateSack(seg);
-    snd.init(this.proto.isn.generate(this.localAddr!, this.localPort, this.remoteAddr!, this.remotePort));
+    snd.init(this.proto.isn.generate(this.localAddr!, this.localPort, this.remoteAddr!, this.remotePort, this.now()));
     this.ecn.onPassiveSyn(seg.flags, snd.iss);
     snd.peerMss = seg.options.mss > 0 ? seg.options.mss : this.defaultMss();
     snd.sndWnd = seg.window; // RFC 7323 §2.2: the window in a SYN is never scaled
@@ -1070,7 +1306,9 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
       return;
     }
 
-    this.updateTsRecent(seg, seq);
+    // `seq | 0` from here on where it crosses a call: a uint32 from 2^31 on would be a boxed
+    // number per call, an int32 never is (the callees compare modulo 2^32 or `| 0`).
+    this.updateTsRecent(seg, seq | 0);
 
     // Second check, RST. RFC 5961 §3.2: only an exact match resets; an in-window RST gets a
     // challenge ACK.
@@ -1130,7 +1368,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     this.tsEcrValid = this.tsOk && seg.options.hasTimestamp && seg.options.tsEcr !== 0;
     this.tsEcr = seg.options.tsEcr;
     if (snd.sackOk && seg.options.sackBlockCount > 0) snd.onSackBlocks(ack, seg.options.sackBlocks, seg.options.sackBlockCount);
-    snd.onAck(seq, ack, seg.window, seg.payloadLen, flags);
+    snd.onAck(seq | 0, ack, seg.window, seg.payloadLen, flags);
     this.tsEcrValid = false;
     if (!finWasAcked && snd.finAcked()) {
       switch (this.state) {
@@ -1159,12 +1397,13 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     if (this.ecn.ok && this.ecn.onIncoming(seg.flags, seg.payloadLen, ack, snd)) rcv.ackNow = true;
     // Seventh and eighth: text and FIN.
     if (dup) rcv.ackNow = true;
-    if (seg.payloadLen > 0 || flags & TCP_FIN) this.segmentText(seq, seg.payloadOff, seg.payloadLen, (flags & TCP_FIN) !== 0);
+    if (seg.payloadLen > 0 || flags & TCP_FIN) this.segmentText(seq | 0, seg.payloadOff, seg.payloadLen, (flags & TCP_FIN) !== 0);
   }
 
   /**
    * Segment text and FIN (RFC 9293 §3.10.7.4 seventh and eighth checks), after trimming what is
-   * before RCV.NXT (duplicates) and what is beyond the window's right edge.
+   * before RCV.NXT (duplicates) and what is beyond the window's right edge. `seq` may be a uint32
+   * or an int32 (syncSegment passes `| 0`).
    */
   private segmentText(seq: number, off: number, len: number, fin: boolean): void {
     const rcv = this.rcv;
@@ -1173,7 +1412,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
       const d = seqDiff(nxt, seq);
       // Duplicate bytes: RFC 5681 §4.2 / RFC 9293 ask for an immediate ACK, and RFC 2883 a D-SACK.
       rcv.ackNow = true;
-      if (len > 0) rcv.noteDuplicate(seq, seqAdd(seq, d < len ? d : len));
+      if (len > 0) rcv.noteDuplicate(seq >>> 0, seqAdd(seq, d < len ? d : len));
       if (d > len) return; // everything, FIN included, is old
       off += d;
       len -= d;
@@ -1221,7 +1460,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
    */
   private memAdmits(seq: number): boolean {
     const p = this.proto;
-    if (seq !== this.rcv.rcvNxt) {
+    if (seqDiff(seq, this.rcv.rcvNxt) !== 0) {
       p.counters.memPressureOfoDrops++;
       return false;
     }
@@ -1540,7 +1779,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
         const passive = this.listener !== null && !this.activeOpen;
         const limit = passive || this.forwarded ? this.proto.options.synAckRetries : this.proto.options.synRetries;
         const ut = this.userTimeout;
-        if (snd.synRetries >= limit || (ut > 0 && !passive && this.now() - this.connectStart >= ut)) {
+        if (snd.synRetries >= limit || (ut > 0 && !passive && this.now() - (this.connectStart ?? 0) >= ut)) {
           this.stack.stats.tcp.failedConnectionAttempts++;
           // A half-open passive connection just disappears (Linux drops the request).
           this.enterClosed(passive ? null : this.softError ?? Err.Timeout);
@@ -1552,7 +1791,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
         snd.rtt.backoff();
         snd.sendSyn(this.state === TcpState.SynReceived);
         let d = snd.rtt.rto;
-        if (ut > 0 && !passive) d = Math.max(1, Math.min(d, this.connectStart + ut - this.now()));
+        if (ut > 0 && !passive) d = Math.max(1, Math.min(d, (this.connectStart ?? 0) + ut - this.now()));
         this.rtxTimer.schedule(d);
         break;
       }
@@ -1901,7 +2140,8 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     const route = this.stack.findRoute(this.bindToDevice || addr.nic || 0, this.boundAddr, remote, this.netProto);
     if (isError(route)) return route;
     const local = endpointAddress(route.localAddress, this.netProto);
-    const flags = { reuseAddr: this.reuseAddr, reusePort: this.reusePort };
+    // The registrations copy the flags: no object per connection unless a flag is set.
+    const flags = this.reuseAddr || this.reusePort ? { reuseAddr: this.reuseAddr, reusePort: this.reusePort } : NO_FLAGS;
     let newPort = false;
     if (!this.portReserved) {
       const p = this.stack.reservePort(TCP_PROTOCOL, protos, null, 0, flags, this.bindToDevice, this);
@@ -1942,7 +2182,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     this.tsOffer = this.proto.options.timestamps;
     this.tsOffset = this.stack.random.uint32() | 0;
     this.sackOffer = this.proto.options.sack;
-    snd.init(this.proto.isn.generate(local, this.boundPort, remote, addr.port));
+    snd.init(this.proto.isn.generate(local, this.boundPort, remote, addr.port, this.now()));
     this.ecn.startActive(snd.iss);
     this.setState(TcpState.SynSent);
     this.stack.stats.tcp.activeConnectionOpenings++;

@@ -44,11 +44,15 @@ export class IsnGenerator {
     this.hasher = new SipHash(secret);
   }
 
-  generate(localAddr: Address, localPort: number, remoteAddr: Address, remotePort: number): number {
+  /**
+   * `now` (ms): the caller's reading of the clock when it has one (an endpoint reads it once per
+   * operation), so the ISN costs no clock read of its own.
+   */
+  generate(localAddr: Address, localPort: number, remoteAddr: Address, remotePort: number, now = this.clock.now()): number {
     const b = this.input;
     const f = this.hasher.hash(b, 0, writeTupleInput(b, localAddr, localPort, remoteAddr, remotePort));
-    // RFC 6528 §3 (and RFC 9293 §3.4.1): M is a 4-microsecond clock; clock.now() is milliseconds.
-    const m = Math.floor(this.clock.now() * 250) >>> 0;
+    // RFC 6528 §3 (and RFC 9293 §3.4.1): M is a 4-microsecond clock; now is milliseconds.
+    const m = Math.floor(now * 250) >>> 0;
     return (m + f) >>> 0;
   }
 }

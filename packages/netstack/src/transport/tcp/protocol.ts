@@ -15,6 +15,7 @@ import { TCP_ACK, TCP_RST } from "../../header/tcp.js";
 import { createCongestionControl } from "./congestion.js";
 import type { EcnPolicy } from "./ecn.js";
 import { TcpEndpoint } from "./endpoint.js";
+import { EndpointList } from "./eplist.js";
 import { IsnGenerator } from "./isn.js";
 import { SynCookies } from "./syncookie.js";
 import { buildSegment, Segment, SegmentBadChecksum, SegmentMalformed } from "./segment.js";
@@ -187,8 +188,11 @@ export class TcpProtocol implements TransportProtocol {
   readonly minimumPacketSize = 20;
   readonly options: TcpProtocolOptions;
   readonly isn: IsnGenerator;
-  /** Every endpoint the protocol still owns (open sockets and connections living on after close). */
-  readonly endpoints = new Set<TcpEndpoint>();
+  /**
+   * Every endpoint the protocol still owns (open sockets and connections living on after close):
+   * an intrusive list through the endpoints' own links, no hash table entry per endpoint (#8).
+   */
+  readonly endpoints = new EndpointList<TcpEndpoint>();
   private readonly seg = new Segment();
   private readonly rstParams: NetworkWriteParams = { protocol: TCP_PROTOCOL, ttl: 64, tos: 0 };
   private closed = false;

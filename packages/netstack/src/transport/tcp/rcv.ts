@@ -36,6 +36,11 @@ import type { OutOptions } from "./segment.js";
 
 /** Linux's TCP_MAX_QUICKACKS. */
 const MAX_QUICKACKS = 16;
+/**
+ * `recent` of every receiver that has not had an out-of-order segment: shared, so never written
+ * (noteRecent gives the receiver its own list first; the other writers only shrink a non-empty one).
+ */
+export const NO_RECENT: readonly number[] = [];
 /** RFC 9293 §3.7.1: the MSS to assume when the peer sent none: 536 over IPv4... */
 export const DEFAULT_MSS = 536;
 /** ...and 1220 over IPv6. */
@@ -51,7 +56,16 @@ export const MIN_OOO_PIECES = 64;
 /** Linux's TCP_INIT_CWND: the first auto-tuning measurement starts from this many segments. */
 const INIT_SPACE_SEGMENTS = 10;
 
+/** Bits of Receiver's flag words, one per boolean field (heap per endpoint, #8). */
+const RCVF_FIN_RECEIVED = 1 << 0;
+const RCVF_OOO_FIN = 1 << 1;
+const RCVF_ACK_NOW = 1 << 2;
+const RCVF_SACK_OK = 1 << 3;
+const RCVF_DSACK = 1 << 4;
+
 export class Receiver {
+  /** The boolean fields, one bit each (RCVF_*): as fields they would cost 8 bytes each per object (#8). */
+  private flagBits = 0;
   /** Initial receive sequence number. */
   private irs32 = 0;
   get irs(): number {
@@ -101,24 +115,50 @@ export class Receiver {
   readonly queue = new ReceiveQueue();
   readonly ooo = new OutOfOrderQueue();
   /** The peer's FIN was received in sequence (RCV.NXT counts it). */
-  finReceived = false;
+  get finReceived(): boolean {
+    return (this.flagBits & RCVF_FIN_RECEIVED) !== 0;
+  }
+  set finReceived(v: boolean) {
+    this.flagBits = v ? this.flagBits | RCVF_FIN_RECEIVED : this.flagBits & ~RCVF_FIN_RECEIVED;
+  }
   /** A FIN arrived beyond a hole; it takes effect when RCV.NXT reaches `oooFinSeq`. */
-  oooFin = false;
+  get oooFin(): boolean {
+    return (this.flagBits & RCVF_OOO_FIN) !== 0;
+  }
+  set oooFin(v: boolean) {
+    this.flagBits = v ? this.flagBits | RCVF_OOO_FIN : this.flagBits & ~RCVF_OOO_FIN;
+  }
   oooFinSeq = 0;
   /** Send an ACK at the next flush. */
-  ackNow = false;
+  get ackNow(): boolean {
+    return (this.flagBits & RCVF_ACK_NOW) !== 0;
+  }
+  set ackNow(v: boolean) {
+    this.flagBits = v ? this.flagBits | RCVF_ACK_NOW : this.flagBits & ~RCVF_ACK_NOW;
+  }
   /** ACKs left in quick-ACK mode. */
   quickAcks = 0;
   /** RFC 2018: SACK-permitted was exchanged; ACKs carry SACK blocks for out-of-order data. */
-  sackOk = false;
+  get sackOk(): boolean {
+    return (this.flagBits & RCVF_SACK_OK) !== 0;
+  }
+  set sackOk(v: boolean) {
+    this.flagBits = v ? this.flagBits | RCVF_SACK_OK : this.flagBits & ~RCVF_SACK_OK;
+  }
   /**
    * One sequence number inside each of the most recently received out-of-order segments, newest
    * first (RFC 2018 §4: the first block reports the newest segment, then the blocks reported
-   * most recently).
+   * most recently). The shared NO_RECENT (never written) until the first out-of-order segment
+   * (heap per endpoint, #8).
    */
-  private readonly recent: number[] = [];
+  private recent: number[] = NO_RECENT as number[];
   /** RFC 2883 D-SACK: a duplicate [dsackStart, dsackEnd) to report once in the next ACK. */
-  private dsack = false;
+  private get dsack(): boolean {
+    return (this.flagBits & RCVF_DSACK) !== 0;
+  }
+  private set dsack(v: boolean) {
+    this.flagBits = v ? this.flagBits | RCVF_DSACK : this.flagBits & ~RCVF_DSACK;
+  }
   private dsackStart = 0;
   private dsackEnd = 0;
 
@@ -281,13 +321,15 @@ export class Receiver {
   /**
    * Queues acceptable data (already trimmed to start at or after RCV.NXT and to end within the
    * window): in order it is appended and the out-of-order queue drained, otherwise it waits in
-   * the out-of-order queue. `fin` is set when the segment's FIN survived trimming.
+   * the out-of-order queue. `fin` is set when the segment's FIN survived trimming. `seq` may be a
+   * uint32 or the same number `| 0` (the endpoint passes an int32: never a boxed number).
    */
   receive(seq: number, buf: Uint8Array, off: number, len: number, fin: boolean): void {
     const ep = this.ep;
     if (len > 0) {
       if (len > this.rcvMss) this.rcvMss = len < this.advMss ? len : this.advMss;
-      if (seq === this.rcvNxt && len > ep.rcvBufSize + this.slack() - this.used) {
+      const inOrder = (seq | 0) === this.rcvNxt32;
+      if (inOrder && len > ep.rcvBufSize + this.slack() - this.used) {
         // In order but beyond what the buffer holds (only when SO_RCVBUF was lowered below a
         // window already offered: `advertise` never offers more than buffer + slack): keep what
         // fits, drop the rest like Linux when it cannot charge the memory (TCPRcvQDrop). The
@@ -301,8 +343,10 @@ export class Receiver {
       }
       if (len === 0) {
         // Nothing fits.
-      } else if (seq === this.rcvNxt) {
-        this.queue.push(buf.subarray(off, off + len));
+      } else if (inOrder) {
+        // A view made by the constructor: subarray() looks up the species constructor and costs
+        // about twice as much, once per segment.
+        this.queue.push(new Uint8Array(buf.buffer, buf.byteOffset + off, len));
         this.rcvNxt = seqAdd(this.rcvNxt, len);
         ep.bytesReceived += len;
         if (this.ooo.length > 0) {
@@ -325,6 +369,7 @@ export class Receiver {
         // ACK that tells the sender about the hole). Linux also re-enters quick-ACK mode.
         const room = ep.rcvBufSize + this.slack() - this.used;
         let keep = len < room ? len : room;
+        seq >>>= 0; // the out-of-order queue and the SACK lists keep uint32
         if (keep > 0) {
           const ooo = this.ooo;
           const pruned = ooo.pruned;
@@ -473,7 +518,8 @@ export class Receiver {
   }
 
   private noteRecent(seq: number): void {
-    const r = this.recent;
+    // The only place the list grows: a receiver's own from its first out-of-order segment on.
+    const r = this.recent === NO_RECENT ? (this.recent = []) : this.recent;
     const i = r.indexOf(seq);
     if (i >= 0) r.splice(i, 1);
     r.unshift(seq);
@@ -535,7 +581,7 @@ export class Receiver {
   /** Drops everything queued (abort/close). */
   clear(): void {
     this.ooo.clear();
-    this.recent.length = 0;
+    if (this.recent.length > 0) this.recent.length = 0;
     if (this.queue.size > 0) this.queue.discard(this.queue.size);
     this.account();
   }

@@ -39,6 +39,12 @@ function rttLimitsFor(o: { readonly initialRto: number; readonly minRto: number;
  */
 const sackGaps: number[] = [];
 
+/**
+ * The scoreboard of every sender that has not received a SACK block: shared, so it is never
+ * written (addSacked gives the sender its own list first; pruneSacked leaves an empty one alone).
+ */
+export const NO_SACKED: readonly number[] = [];
+
 export const TimerIdle = 0;
 export const TimerRetransmit = 1;
 export const TimerPersist = 2;
@@ -52,7 +58,26 @@ export const WC_DEL_ACK_T = 200;
 /** Floor of the PTO, so that a zero SRTT (an instant path) does not probe at once. */
 const MIN_PTO = 10;
 
+/** Bits of Sender's flag words, one per boolean field (heap per endpoint, #8). */
+const SNDF_RTT_TIMING = 1 << 0;
+const SNDF_RTO_TS_VALID = 1 << 1;
+const SNDF_IN_RECOVERY = 1 << 2;
+const SNDF_PARTIAL_ACK_SEEN = 1 << 3;
+const SNDF_FIN_QUEUED = 1 << 4;
+const SNDF_MORE = 1 << 5;
+const SNDF_PATH_MTU_SHRUNK = 1 << 6;
+const SNDF_SACK_OK = 1 << 7;
+const SNDF_RACK_ON = 1 << 8;
+const SNDF_TLP_ACTIVE = 1 << 9;
+const SNDF_TLP_IS_RETRANS = 1 << 10;
+const SNDF_DSACK_SEEN = 1 << 11;
+const SNDF_SACK_GREW = 1 << 12;
+const SNDF_EXITED_RECOVERY = 1 << 13;
+const SNDF_CWND_LIMITED = 1 << 14;
+
 export class Sender {
+  /** The boolean fields, one bit each (SNDF_*): as fields they would cost 8 bytes each per object (#8). */
+  private flagBits = 0;
   /** Initial send sequence number. */
   private iss32 = 0;
   get iss(): number {
@@ -125,7 +150,12 @@ export class Sender {
   cc: CongestionControl = new NewReno(DEFAULT_MSS);
   readonly rtt: RttEstimator;
   /** Karn's algorithm (RFC 6298 §3): one segment timed at a time, never a retransmitted one. */
-  rttTiming = false;
+  get rttTiming(): boolean {
+    return (this.flagBits & SNDF_RTT_TIMING) !== 0;
+  }
+  set rttTiming(v: boolean) {
+    this.flagBits = v ? this.flagBits | SNDF_RTT_TIMING : this.flagBits & ~SNDF_RTT_TIMING;
+  }
   /**
    * Our timestamp clock when the last retransmission timeout fired (valid while `rtoTsValid`).
    * An echo older than it names a transmission from before the timeout, whose ACK was lost or
@@ -141,7 +171,12 @@ export class Sender {
   private set rtoTs(v: number) {
     this.rtoTs32 = v | 0;
   }
-  private rtoTsValid = false;
+  private get rtoTsValid(): boolean {
+    return (this.flagBits & SNDF_RTO_TS_VALID) !== 0;
+  }
+  private set rtoTsValid(v: boolean) {
+    this.flagBits = v ? this.flagBits | SNDF_RTO_TS_VALID : this.flagBits & ~SNDF_RTO_TS_VALID;
+  }
   private rttSeq32 = 0;
   get rttSeq(): number {
     return this.rttSeq32 >>> 0;
@@ -153,7 +188,12 @@ export class Sender {
 
   /** Duplicate ACKs in a row (RFC 5681 §3.2). */
   dupAcks = 0;
-  inRecovery = false;
+  get inRecovery(): boolean {
+    return (this.flagBits & SNDF_IN_RECOVERY) !== 0;
+  }
+  set inRecovery(v: boolean) {
+    this.flagBits = v ? this.flagBits | SNDF_IN_RECOVERY : this.flagBits & ~SNDF_IN_RECOVERY;
+  }
   /** RFC 6582 `recover`: SND.MAX when recovery (or the last timeout) began. */
   private recover32 = 0;
   get recover(): number {
@@ -162,7 +202,12 @@ export class Sender {
   set recover(v: number) {
     this.recover32 = v | 0;
   }
-  private partialAckSeen = false;
+  private get partialAckSeen(): boolean {
+    return (this.flagBits & SNDF_PARTIAL_ACK_SEEN) !== 0;
+  }
+  private set partialAckSeen(v: boolean) {
+    this.flagBits = v ? this.flagBits | SNDF_PARTIAL_ACK_SEEN : this.flagBits & ~SNDF_PARTIAL_ACK_SEEN;
+  }
 
   /** Consecutive timeouts for the oldest outstanding data (TCP_INFO's retransmits). */
   retransmits = 0;
@@ -180,7 +225,12 @@ export class Sender {
   persistStart = 0;
 
   /** A FIN is queued after the last data byte (shutdown(write) / close). */
-  finQueued = false;
+  get finQueued(): boolean {
+    return (this.flagBits & SNDF_FIN_QUEUED) !== 0;
+  }
+  set finQueued(v: boolean) {
+    this.flagBits = v ? this.flagBits | SNDF_FIN_QUEUED : this.flagBits & ~SNDF_FIN_QUEUED;
+  }
   private finSeq32 = 0;
   get finSeq(): number {
     return this.finSeq32 >>> 0;
@@ -197,15 +247,33 @@ export class Sender {
     this.sndSml32 = v | 0;
   }
   /** The last write had MSG_MORE: hold a partial segment back. */
-  more = false;
+  get more(): boolean {
+    return (this.flagBits & SNDF_MORE) !== 0;
+  }
+  set more(v: boolean) {
+    this.flagBits = v ? this.flagBits | SNDF_MORE : this.flagBits & ~SNDF_MORE;
+  }
   lastSendTime = 0;
   /** A segment was refused as too big for the path: re-derive the MSS before sending more. */
-  pathMtuShrunk = false;
+  get pathMtuShrunk(): boolean {
+    return (this.flagBits & SNDF_PATH_MTU_SHRUNK) !== 0;
+  }
+  set pathMtuShrunk(v: boolean) {
+    this.flagBits = v ? this.flagBits | SNDF_PATH_MTU_SHRUNK : this.flagBits & ~SNDF_PATH_MTU_SHRUNK;
+  }
 
   /** RFC 2018: SACK negotiated; loss recovery follows RFC 6675 with the scoreboard below. */
-  sackOk = false;
-  /** The scoreboard: SACKed ranges above SND.UNA as [start, end) pairs, in order, merged. */
-  readonly sacked: number[] = [];
+  get sackOk(): boolean {
+    return (this.flagBits & SNDF_SACK_OK) !== 0;
+  }
+  set sackOk(v: boolean) {
+    this.flagBits = v ? this.flagBits | SNDF_SACK_OK : this.flagBits & ~SNDF_SACK_OK;
+  }
+  /**
+   * The scoreboard: SACKed ranges above SND.UNA as [start, end) pairs, in order, merged. The
+   * shared NO_SACKED (never written) until the first SACK block arrives (heap per endpoint, #8).
+   */
+  sacked: number[] = NO_SACKED as number[];
   sackedBytes = 0;
   /** RFC 6675 HighRxt: the end of the highest retransmission of the current recovery. */
   private highRxt32 = 0;
@@ -219,7 +287,12 @@ export class Sender {
   private nextLen = 0;
 
   /** RFC 8985: RACK-TLP in use (SACK negotiated and the rack option on). */
-  rackOn = false;
+  get rackOn(): boolean {
+    return (this.flagBits & SNDF_RACK_ON) !== 0;
+  }
+  set rackOn(v: boolean) {
+    this.flagBits = v ? this.flagBits | SNDF_RACK_ON : this.flagBits & ~SNDF_RACK_ON;
+  }
   /** RACK's per-segment records (rack.ts), created when first used (heap per idle endpoint, #8). */
   private rackObj: Rack | null = null;
   get rack(): Rack {
@@ -230,7 +303,12 @@ export class Sender {
     return this.rackObj !== null;
   }
   /** RFC 8985 §7: a loss probe is outstanding (TLP.end_seq is not None), and what it sent. */
-  tlpActive = false;
+  get tlpActive(): boolean {
+    return (this.flagBits & SNDF_TLP_ACTIVE) !== 0;
+  }
+  set tlpActive(v: boolean) {
+    this.flagBits = v ? this.flagBits | SNDF_TLP_ACTIVE : this.flagBits & ~SNDF_TLP_ACTIVE;
+  }
   private tlpEndSeq32 = 0;
   get tlpEndSeq(): number {
     return this.tlpEndSeq32 >>> 0;
@@ -239,9 +317,19 @@ export class Sender {
     this.tlpEndSeq32 = v | 0;
   }
   tlpStart = 0;
-  tlpIsRetrans = false;
+  get tlpIsRetrans(): boolean {
+    return (this.flagBits & SNDF_TLP_IS_RETRANS) !== 0;
+  }
+  set tlpIsRetrans(v: boolean) {
+    this.flagBits = v ? this.flagBits | SNDF_TLP_IS_RETRANS : this.flagBits & ~SNDF_TLP_IS_RETRANS;
+  }
   /** The ACK being processed carried a D-SACK [dsackL, dsackR), or SACKed new data. */
-  private dsackSeen = false;
+  private get dsackSeen(): boolean {
+    return (this.flagBits & SNDF_DSACK_SEEN) !== 0;
+  }
+  private set dsackSeen(v: boolean) {
+    this.flagBits = v ? this.flagBits | SNDF_DSACK_SEEN : this.flagBits & ~SNDF_DSACK_SEEN;
+  }
   private dsackL32 = 0;
   private get dsackL(): number {
     return this.dsackL32 >>> 0;
@@ -256,16 +344,31 @@ export class Sender {
   private set dsackR(v: number) {
     this.dsackR32 = v | 0;
   }
-  private sackGrew = false;
+  private get sackGrew(): boolean {
+    return (this.flagBits & SNDF_SACK_GREW) !== 0;
+  }
+  private set sackGrew(v: boolean) {
+    this.flagBits = v ? this.flagBits | SNDF_SACK_GREW : this.flagBits & ~SNDF_SACK_GREW;
+  }
   /** Recovery ended during the ACK being processed (RACK's reo_wnd_persist counts these). */
-  private exitedRecovery = false;
+  private get exitedRecovery(): boolean {
+    return (this.flagBits & SNDF_EXITED_RECOVERY) !== 0;
+  }
+  private set exitedRecovery(v: boolean) {
+    this.flagBits = v ? this.flagBits | SNDF_EXITED_RECOVERY : this.flagBits & ~SNDF_EXITED_RECOVERY;
+  }
 
   /**
    * cwnd use (trackCwndUse): whether the current window of data was cwnd-limited, its largest
    * flight, and where it ends; the largest flight while application-limited, and when cwnd was
    * last fully used.
    */
-  private cwndLimited = false;
+  private get cwndLimited(): boolean {
+    return (this.flagBits & SNDF_CWND_LIMITED) !== 0;
+  }
+  private set cwndLimited(v: boolean) {
+    this.flagBits = v ? this.flagBits | SNDF_CWND_LIMITED : this.flagBits & ~SNDF_CWND_LIMITED;
+  }
   private maxFlight = 0;
   private usageEnd32 = 0;
   private get usageEnd(): number {
@@ -298,9 +401,17 @@ export class Sender {
     return seqAdd(this.bufHeadSeq, this.buf.size);
   }
 
+  /**
+   * `dataEndSeq() | 0`, for the per-segment checks: an int32 is never a boxed number, where the
+   * uint32 is one from 2^31 on whenever this is not inlined.
+   */
+  private dataEnd32(): number {
+    return (this.bufHeadSeq32 + this.buf.size) | 0;
+  }
+
   /** Bytes written but never sent. */
   unsent(): number {
-    const d = seqDiff(this.dataEndSeq(), this.sndNxt);
+    const d = (this.dataEnd32() - this.sndNxt32) | 0;
     return d > 0 ? d : 0;
   }
 
@@ -415,7 +526,7 @@ export class Sender {
             break;
           }
         }
-        this.transmit(this.sndNxt, len);
+        this.transmit(this.sndNxt32, len);
         if (this.pathMtuShrunk) {
           this.resyncMss();
           mss = this.mss;
@@ -516,6 +627,11 @@ export class Sender {
   /**
    * Sends one segment of `len` data bytes from `seq` (plus the FIN when it ends at the FIN's
    * position). Advances SND.NXT when `seq` is SND.NXT. Returns the sequence space used.
+   *
+   * `seq` may come as a uint32 or as the same number `| 0` (output() passes the int32 field):
+   * it only meets modular arithmetic and `| 0` comparisons here, and emit() / buildSegment()
+   * take either. Sequence numbers at or above 2^31 passed as uint32 to a function that is not
+   * inlined are boxed numbers (a heap allocation per call); an int32 never is.
    */
   transmit(seq: number, len: number): number {
     const ep = this.ep;
@@ -527,12 +643,12 @@ export class Sender {
     let views: Uint8Array[] | null = null;
     if (len > 0) {
       views = this.buf.viewArray(this.buf.headOffset + seqDiff(seq, this.bufHeadSeq), len);
-      if (end === this.dataEndSeq()) flags |= TCP_PSH;
+      if ((end | 0) === this.dataEnd32()) flags |= TCP_PSH;
     }
     ep.emit(seq, flags, views, len, false);
     const segEnd = fin ? seqAdd(end, 1) : end;
     const now = ep.now();
-    if (this.rackOn) this.rack.onTransmit(seq, segEnd, now, this.sndMax);
+    if (this.rackOn) this.rack.onTransmit(seq | 0, segEnd | 0, now, this.sndMax32);
     if (seqLT(seq, this.sndMax)) {
       ep.countRetransmit();
       // Karn (RFC 6298 §3): a retransmitted segment is never timed.
@@ -542,7 +658,7 @@ export class Sender {
       this.rttSeq = end;
       this.rttTime = now;
     }
-    if (seq === this.sndNxt) this.sndNxt = segEnd;
+    if ((seq | 0) === this.sndNxt32) this.sndNxt = segEnd;
     if (seqGT(segEnd, this.sndMax)) this.sndMax = segEnd;
     if (len > 0 && len < this.mss) this.sndSml = segEnd;
     this.lastSendTime = now;
@@ -595,7 +711,8 @@ export class Sender {
   }
 
   private addSacked(l: number, r: number): void {
-    const a = this.sacked;
+    // The only place the scoreboard grows: a sender's own list from its first SACK block on.
+    const a = this.sacked === NO_SACKED ? (this.sacked = []) : this.sacked;
     const rack = this.rackOn;
     const gaps = sackGaps;
     if (rack) {
@@ -988,7 +1105,8 @@ export class Sender {
     // RFC 9293 §3.10.7.4: update the window from the newest segment (SND.WL1, SND.WL2).
     // Linux (and RFC 9293 §3.10.7.4) reset the unanswered-probe count on any acceptable ACK.
     this.probesOut = 0;
-    if (!seqLT(ack, this.sndUna) && (seqLT(this.sndWl1, seq) || (this.sndWl1 === seq && !seqLT(ack, this.sndWl2)))) {
+    // `seq` may be a uint32 or an int32 (the endpoint passes `| 0`): compared modulo 2^32 only.
+    if (!seqLT(ack, this.sndUna) && (seqLT(this.sndWl1, seq) || (this.sndWl132 === (seq | 0) && !seqLT(ack, this.sndWl2)))) {
       windowChanged = wnd !== this.sndWnd;
       this.sndWnd = wnd;
       this.sndWl1 = seq;

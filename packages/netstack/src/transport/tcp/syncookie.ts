@@ -258,7 +258,8 @@ export function checkCookieAck(l: TcpEndpoint, pkt: PacketBuffer, seg: Segment, 
   const proto = l.proto;
   const mode = proto.options.syncookies;
   const now = l.stack.clock.now();
-  if (mode === 0 || (mode === 1 && now - l.lastCookieAt > COOKIE_IN_USE_MS)) return false;
+  const sentAt = l.lastCookieAt;
+  if (mode === 0 || (mode === 1 && (sentAt === null || now - sentAt > COOKIE_IN_USE_MS))) return false;
   const local = packetDestinationAddress(pkt, l.netProto);
   const remote = packetSourceAddress(pkt, l.netProto);
   const cookies = proto.synCookies;
