@@ -14,6 +14,7 @@
 import type { PacketBuffer } from "../../buffer/packet.js";
 import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_SYN } from "../../header/tcp.js";
 import { seqGT, seqLEQ } from "./seqnum.js";
+import { defineFlags } from "./flags.js";
 
 /** RFC 3168 §5: the ECN field, the two low bits of the IPv4 TOS byte / IPv6 traffic class. */
 export const ECN_NOT_ECT = 0;
@@ -81,48 +82,20 @@ export function isEcnSetupSynAck(flags: number): boolean {
   return (flags & (TCP_SYN | TCP_ACK | TCP_ECE | TCP_CWR)) === (TCP_SYN | TCP_ACK | TCP_ECE);
 }
 
-/** Bits of TcpEcn's flag words, one per boolean field (heap per endpoint, #8). */
-const ECNF_OFFER = 1 << 0;
-const ECNF_OK = 1 << 1;
-const ECNF_ECHOING = 1 << 2;
-const ECNF_CWR_PENDING = 1 << 3;
-const ECNF_SEEN = 1 << 4;
-const ECNF_ECT = 1 << 5;
-
 /** Per-connection ECN state. */
 export class TcpEcn {
-  /** The boolean fields, one bit each (ECNF_*): as fields they would cost 8 bytes each per object (#8). */
-  private flagBits = 0;
+  /** The boolean fields below (`declare`d), one bit each: see flags.ts. */
+  protected flagBits = 0;
   /** The policy this endpoint follows (the protocol's `ecn` option unless overridden). */
   policy: EcnPolicy;
   /** Our SYN asks for ECN (active open with policy 1). */
-  get offer(): boolean {
-    return (this.flagBits & ECNF_OFFER) !== 0;
-  }
-  set offer(v: boolean) {
-    this.flagBits = v ? this.flagBits | ECNF_OFFER : this.flagBits & ~ECNF_OFFER;
-  }
+  declare offer: boolean;
   /** ECN was negotiated: data is ECT-marked and ECE / CWR carry meaning. */
-  get ok(): boolean {
-    return (this.flagBits & ECNF_OK) !== 0;
-  }
-  set ok(v: boolean) {
-    this.flagBits = v ? this.flagBits | ECNF_OK : this.flagBits & ~ECNF_OK;
-  }
+  declare ok: boolean;
   /** Receiver: CE was seen; every ACK carries ECE until a CWR arrives (RFC 3168 §6.1.3). */
-  get echoing(): boolean {
-    return (this.flagBits & ECNF_ECHOING) !== 0;
-  }
-  set echoing(v: boolean) {
-    this.flagBits = v ? this.flagBits | ECNF_ECHOING : this.flagBits & ~ECNF_ECHOING;
-  }
+  declare echoing: boolean;
   /** Sender: the window was reduced; the next new data segment carries CWR (RFC 3168 §6.1.2). */
-  get cwrPending(): boolean {
-    return (this.flagBits & ECNF_CWR_PENDING) !== 0;
-  }
-  set cwrPending(v: boolean) {
-    this.flagBits = v ? this.flagBits | ECNF_CWR_PENDING : this.flagBits & ~ECNF_CWR_PENDING;
-  }
+  declare cwrPending: boolean;
   /**
    * Sender: SND.MAX at the last response to ECE. ECE on ACKs up to it belongs to the window
    * already answered (RFC 3168 §6.1.2: at most one reduction per window of data).
@@ -137,19 +110,9 @@ export class TcpEcn {
   /** The ECN field of the packet being processed (set by the endpoint before the segment rules). */
   rxField = ECN_NOT_ECT;
   /** Some ECT or CE packet arrived on this connection (TCP_INFO's TCPI_OPT_ECN_SEEN). */
-  get seen(): boolean {
-    return (this.flagBits & ECNF_SEEN) !== 0;
-  }
-  set seen(v: boolean) {
-    this.flagBits = v ? this.flagBits | ECNF_SEEN : this.flagBits & ~ECNF_SEEN;
-  }
+  declare seen: boolean;
   /** The segment `outgoing` just prepared carries ECT(0). */
-  private get ect(): boolean {
-    return (this.flagBits & ECNF_ECT) !== 0;
-  }
-  private set ect(v: boolean) {
-    this.flagBits = v ? this.flagBits | ECNF_ECT : this.flagBits & ~ECNF_ECT;
-  }
+  private declare ect: boolean;
 
   constructor(policy: EcnPolicy, private readonly counters: EcnCounters) {
     this.policy = policy;
@@ -296,3 +259,12 @@ export class TcpEcn {
     this.counters.ecnCwndReductions++;
   }
 }
+
+defineFlags(TcpEcn.prototype, [
+  "offer",
+  "ok",
+  "echoing",
+  "cwrPending",
+  "seen",
+  "ect",
+]);

@@ -44,6 +44,7 @@ import { seqAdd, seqDiff, seqGT, seqLEQ, seqLT } from "./seqnum.js";
 import { Sender, TimerPersist } from "./snd.js";
 import { TcpState, isConnectedState, isEstablishedState } from "./state.js";
 import { checkCookieAck, sendCookieSynAck, type CookieGrant } from "./syncookie.js";
+import { defineFlags } from "./flags.js";
 
 const NO_FLAGS = { reuseAddr: false, reusePort: false };
 /** SO_LINGER off: every endpoint's initial value (endpoints replace it, never mutate it). */
@@ -96,46 +97,10 @@ const TIMER_WAIT = 4;
 /** The empty packet backlog, shared and never written (heap per endpoint, #8): replaced before a push. */
 const NO_PKTS: PacketBuffer[] = [];
 
-/** Bits of TcpEndpoint's flag words, one per boolean field (heap per endpoint, #8). */
-const EPF_PORT_RESERVED = 1 << 0;
-const EPF_USER_BOUND = 1 << 1;
-const EPF_V6_ONLY = 1 << 2;
-const EPF_NOTIFY_LISTENER = 1 << 3;
-const EPF_APP_CLOSED = 1 << 4;
-const EPF_SHUT_READ = 1 << 5;
-const EPF_SHUT_WRITE = 1 << 6;
-const EPF_WAS_CONNECTED = 1 << 7;
-const EPF_ACTIVE_OPEN = 1 << 8;
-const EPF_FORWARDED = 1 << 9;
-const EPF_DONE = 1 << 10;
-const EPF_WRITE_BLOCKED = 1 << 11;
-const EPF_RELEASED = 1 << 12;
-const EPF_NO_DELAY = 1 << 13;
-const EPF_CORK = 1 << 14;
-const EPF_KEEP_ALIVE = 1 << 15;
-const EPF_QUICK_ACK_FORCED = 1 << 16;
-const EPF_SND_BUF_LOCKED = 1 << 17;
-const EPF_REUSE_ADDR = 1 << 18;
-const EPF_REUSE_PORT = 1 << 19;
-const EPF_BROADCAST = 1 << 20;
-const EPF_RECEIVE_TOS = 1 << 21;
-const EPF_RECEIVE_TTL = 1 << 22;
-const EPF_RECEIVE_PACKET_INFO = 1 << 23;
-const EPF_CORK_EXPIRED = 1 << 24;
-const EPF_NOW_VALID = 1 << 25;
-const EPF_HOLD_EVENTS = 1 << 26;
-const EPF_FLUSH_WANTED = 1 << 27;
-const EPF_WS_OK = 1 << 28;
-const EPF_TS_OFFER = 1 << 29;
-const EPF_SACK_OFFER = 1 << 0;
-const EPF_TS_OK = 1 << 1;
-const EPF_TS_ECR_VALID = 1 << 2;
-const EPF_RCV_BUF_LOCKED = 1 << 3;
-
 export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlusher, TimerTarget, CongestionEnv {
-  /** The boolean fields, one bit each (EPF_*): as fields they would cost 8 bytes each per object (#8). */
-  private flagBits = 0;
-  private flagBits2 = 0;
+  /** The boolean fields below (`declare`d), one bit each: see flags.ts. */
+  protected flagBits = 0;
+  protected flagBits2 = 0;
   readonly waiterQueue: WaiterQueue;
   readonly stack: StackServices;
   readonly netProto: number;
@@ -154,30 +119,15 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   private boundAddr: Address | null = null;
   private boundPort = 0;
   /** We hold a port reservation (ours to release). */
-  private get portReserved(): boolean {
-    return (this.flagBits & EPF_PORT_RESERVED) !== 0;
-  }
-  private set portReserved(v: boolean) {
-    this.flagBits = v ? this.flagBits | EPF_PORT_RESERVED : this.flagBits & ~EPF_PORT_RESERVED;
-  }
+  private declare portReserved: boolean;
   /** The application chose the port with bind(): keep it until close(). */
-  private get userBound(): boolean {
-    return (this.flagBits & EPF_USER_BOUND) !== 0;
-  }
-  private set userBound(v: boolean) {
-    this.flagBits = v ? this.flagBits | EPF_USER_BOUND : this.flagBits & ~EPF_USER_BOUND;
-  }
+  private declare userBound: boolean;
   private regId: TransportEndpointId | null = null;
   /** The network protocols of the demuxer registration and of the port reservation (dualstack.ts). */
   private regProtos: readonly number[] = [];
   private portProtos: readonly number[] = [];
   /** IPV6_V6ONLY (IPv6 endpoints only; settable before bind). */
-  private get v6Only(): boolean {
-    return (this.flagBits & EPF_V6_ONLY) !== 0;
-  }
-  private set v6Only(v: boolean) {
-    this.flagBits = v ? this.flagBits | EPF_V6_ONLY : this.flagBits & ~EPF_V6_ONLY;
-  }
+  private declare v6Only: boolean;
 
   // Listener side.
   /** The listener this endpoint came from, until accept() hands it out. */
@@ -190,59 +140,19 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   private acceptQ: TcpEndpoint[] | null = null;
   private synQ: Set<TcpEndpoint> | null = null;
   /** A child that just completed its handshake tells its listener once it is consistent. */
-  private get notifyListener(): boolean {
-    return (this.flagBits & EPF_NOTIFY_LISTENER) !== 0;
-  }
-  private set notifyListener(v: boolean) {
-    this.flagBits = v ? this.flagBits | EPF_NOTIFY_LISTENER : this.flagBits & ~EPF_NOTIFY_LISTENER;
-  }
+  private declare notifyListener: boolean;
 
   // Application-side status.
-  private get appClosed(): boolean {
-    return (this.flagBits & EPF_APP_CLOSED) !== 0;
-  }
-  private set appClosed(v: boolean) {
-    this.flagBits = v ? this.flagBits | EPF_APP_CLOSED : this.flagBits & ~EPF_APP_CLOSED;
-  }
-  private get shutRead(): boolean {
-    return (this.flagBits & EPF_SHUT_READ) !== 0;
-  }
-  private set shutRead(v: boolean) {
-    this.flagBits = v ? this.flagBits | EPF_SHUT_READ : this.flagBits & ~EPF_SHUT_READ;
-  }
-  private get shutWrite(): boolean {
-    return (this.flagBits & EPF_SHUT_WRITE) !== 0;
-  }
-  private set shutWrite(v: boolean) {
-    this.flagBits = v ? this.flagBits | EPF_SHUT_WRITE : this.flagBits & ~EPF_SHUT_WRITE;
-  }
+  private declare appClosed: boolean;
+  private declare shutRead: boolean;
+  private declare shutWrite: boolean;
   /** Reached ESTABLISHED at some point. */
-  private get wasConnected(): boolean {
-    return (this.flagBits & EPF_WAS_CONNECTED) !== 0;
-  }
-  private set wasConnected(v: boolean) {
-    this.flagBits = v ? this.flagBits | EPF_WAS_CONNECTED : this.flagBits & ~EPF_WAS_CONNECTED;
-  }
-  private get activeOpen(): boolean {
-    return (this.flagBits & EPF_ACTIVE_OPEN) !== 0;
-  }
-  private set activeOpen(v: boolean) {
-    this.flagBits = v ? this.flagBits | EPF_ACTIVE_OPEN : this.flagBits & ~EPF_ACTIVE_OPEN;
-  }
+  private declare wasConnected: boolean;
+  private declare activeOpen: boolean;
   /** Opened by the TCP forwarder (openForwarded): a passive open the application already owns. */
-  private get forwarded(): boolean {
-    return (this.flagBits & EPF_FORWARDED) !== 0;
-  }
-  private set forwarded(v: boolean) {
-    this.flagBits = v ? this.flagBits | EPF_FORWARDED : this.flagBits & ~EPF_FORWARDED;
-  }
+  private declare forwarded: boolean;
   /** A connection or connection attempt ended (Linux's SOCK_DONE). */
-  private get done(): boolean {
-    return (this.flagBits & EPF_DONE) !== 0;
-  }
-  private set done(v: boolean) {
-    this.flagBits = v ? this.flagBits | EPF_DONE : this.flagBits & ~EPF_DONE;
-  }
+  private declare done: boolean;
   /**
    * When connect() started (active opens only; null before). Not initialised to 0: the first
    * fractional clock reading stored would make V8 give every endpoint, passive ones included, a
@@ -253,39 +163,14 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   private pendingError: TcpipError | null = null;
   /** An ICMP-reported error that replaces "timed out" if the connection times out (Linux's sk_err_soft). */
   private softError: TcpipError | null = null;
-  private get writeBlocked(): boolean {
-    return (this.flagBits & EPF_WRITE_BLOCKED) !== 0;
-  }
-  private set writeBlocked(v: boolean) {
-    this.flagBits = v ? this.flagBits | EPF_WRITE_BLOCKED : this.flagBits & ~EPF_WRITE_BLOCKED;
-  }
+  private declare writeBlocked: boolean;
   /** Released: no timers, not in the demuxer, no port; the protocol forgot it. */
-  private get released(): boolean {
-    return (this.flagBits & EPF_RELEASED) !== 0;
-  }
-  private set released(v: boolean) {
-    this.flagBits = v ? this.flagBits | EPF_RELEASED : this.flagBits & ~EPF_RELEASED;
-  }
+  private declare released: boolean;
 
   // Options.
-  get noDelay(): boolean {
-    return (this.flagBits & EPF_NO_DELAY) !== 0;
-  }
-  set noDelay(v: boolean) {
-    this.flagBits = v ? this.flagBits | EPF_NO_DELAY : this.flagBits & ~EPF_NO_DELAY;
-  }
-  get cork(): boolean {
-    return (this.flagBits & EPF_CORK) !== 0;
-  }
-  set cork(v: boolean) {
-    this.flagBits = v ? this.flagBits | EPF_CORK : this.flagBits & ~EPF_CORK;
-  }
-  private get keepAlive(): boolean {
-    return (this.flagBits & EPF_KEEP_ALIVE) !== 0;
-  }
-  private set keepAlive(v: boolean) {
-    this.flagBits = v ? this.flagBits | EPF_KEEP_ALIVE : this.flagBits & ~EPF_KEEP_ALIVE;
-  }
+  declare noDelay: boolean;
+  declare cork: boolean;
+  private declare keepAlive: boolean;
   /** TCP_KEEPIDLE / TCP_KEEPINTVL in seconds, TCP_KEEPCNT. */
   private keepIdle: number;
   private keepInterval: number;
@@ -295,65 +180,25 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   /** TCP_MAXSEG as set (0 = none). */
   private userMss = 0;
   /** TCP_QUICKACK set: acknowledge every segment at once. */
-  get quickAckForced(): boolean {
-    return (this.flagBits & EPF_QUICK_ACK_FORCED) !== 0;
-  }
-  set quickAckForced(v: boolean) {
-    this.flagBits = v ? this.flagBits | EPF_QUICK_ACK_FORCED : this.flagBits & ~EPF_QUICK_ACK_FORCED;
-  }
+  declare quickAckForced: boolean;
   /** Replaced, never mutated (so every endpoint can start with the one shared default). */
   private linger: LingerOption = LINGER_OFF;
   /** SO_RCVBUF / SO_SNDBUF (the doubled values Linux reports), all usable for payload here. */
   rcvBufSize: number;
   private sndBufSize: number;
   /** SO_SNDBUF was set by the application: no autotuning (Linux SOCK_SNDBUF_LOCK). */
-  private get sndBufLocked(): boolean {
-    return (this.flagBits & EPF_SND_BUF_LOCKED) !== 0;
-  }
-  private set sndBufLocked(v: boolean) {
-    this.flagBits = v ? this.flagBits | EPF_SND_BUF_LOCKED : this.flagBits & ~EPF_SND_BUF_LOCKED;
-  }
-  private get reuseAddr(): boolean {
-    return (this.flagBits & EPF_REUSE_ADDR) !== 0;
-  }
-  private set reuseAddr(v: boolean) {
-    this.flagBits = v ? this.flagBits | EPF_REUSE_ADDR : this.flagBits & ~EPF_REUSE_ADDR;
-  }
-  private get reusePort(): boolean {
-    return (this.flagBits & EPF_REUSE_PORT) !== 0;
-  }
-  private set reusePort(v: boolean) {
-    this.flagBits = v ? this.flagBits | EPF_REUSE_PORT : this.flagBits & ~EPF_REUSE_PORT;
-  }
+  private declare sndBufLocked: boolean;
+  private declare reuseAddr: boolean;
+  private declare reusePort: boolean;
   /** IP_TTL (0 = the route's default). */
   ttl = 0;
   private tos = 0;
   private bindToDevice = 0;
   private ccName: string;
-  private get broadcast(): boolean {
-    return (this.flagBits & EPF_BROADCAST) !== 0;
-  }
-  private set broadcast(v: boolean) {
-    this.flagBits = v ? this.flagBits | EPF_BROADCAST : this.flagBits & ~EPF_BROADCAST;
-  }
-  private get receiveTos(): boolean {
-    return (this.flagBits & EPF_RECEIVE_TOS) !== 0;
-  }
-  private set receiveTos(v: boolean) {
-    this.flagBits = v ? this.flagBits | EPF_RECEIVE_TOS : this.flagBits & ~EPF_RECEIVE_TOS;
-  }
-  private get receiveTtl(): boolean {
-    return (this.flagBits & EPF_RECEIVE_TTL) !== 0;
-  }
-  private set receiveTtl(v: boolean) {
-    this.flagBits = v ? this.flagBits | EPF_RECEIVE_TTL : this.flagBits & ~EPF_RECEIVE_TTL;
-  }
-  private get receivePacketInfo(): boolean {
-    return (this.flagBits & EPF_RECEIVE_PACKET_INFO) !== 0;
-  }
-  private set receivePacketInfo(v: boolean) {
-    this.flagBits = v ? this.flagBits | EPF_RECEIVE_PACKET_INFO : this.flagBits & ~EPF_RECEIVE_PACKET_INFO;
-  }
+  private declare broadcast: boolean;
+  private declare receiveTos: boolean;
+  private declare receiveTtl: boolean;
+  private declare receivePacketInfo: boolean;
 
   // Timers, each created on first use and then reused (their callbacks are bound once, never
   // per packet): an idle endpoint carries only the ones it has needed (heap per endpoint, #8).
@@ -362,12 +207,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   /** Bounds how long TCP_CORK / MSG_MORE hold a partial segment (`corkMs`, see corkHold). */
   private corkT: Timer | null = null;
   /** Set while the cork timer pushes what a cork held (snd.ts then ignores TCP_CORK / MSG_MORE). */
-  get corkExpired(): boolean {
-    return (this.flagBits & EPF_CORK_EXPIRED) !== 0;
-  }
-  set corkExpired(v: boolean) {
-    this.flagBits = v ? this.flagBits | EPF_CORK_EXPIRED : this.flagBits & ~EPF_CORK_EXPIRED;
-  }
+  declare corkExpired: boolean;
   private keepaliveT: Timer | null = null;
   /** TIME-WAIT, and the FIN-WAIT-2 timeout of a closed connection. */
   private waitT: Timer | null = null;
@@ -385,62 +225,27 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   private depth = 0;
   /** `now()`'s reading for the current outermost section (valid while `nowValid`). */
   private nowCached = 0;
-  private get nowValid(): boolean {
-    return (this.flagBits & EPF_NOW_VALID) !== 0;
-  }
-  private set nowValid(v: boolean) {
-    this.flagBits = v ? this.flagBits | EPF_NOW_VALID : this.flagBits & ~EPF_NOW_VALID;
-  }
+  private declare nowValid: boolean;
   private backlogPkts: PacketBuffer[] = NO_PKTS;
   private events = 0;
-  private get holdEvents(): boolean {
-    return (this.flagBits & EPF_HOLD_EVENTS) !== 0;
-  }
-  private set holdEvents(v: boolean) {
-    this.flagBits = v ? this.flagBits | EPF_HOLD_EVENTS : this.flagBits & ~EPF_HOLD_EVENTS;
-  }
-  private get flushWanted(): boolean {
-    return (this.flagBits & EPF_FLUSH_WANTED) !== 0;
-  }
-  private set flushWanted(v: boolean) {
-    this.flagBits = v ? this.flagBits | EPF_FLUSH_WANTED : this.flagBits & ~EPF_FLUSH_WANTED;
-  }
+  private declare holdEvents: boolean;
+  private declare flushWanted: boolean;
   /** The segment being processed: a pooled record, held only during receivePacket / cookieOpen. */
   private seg: Segment = NO_SEGMENT;
   /** RFC 3168 ECN state (ecn.ts); `ecn.policy` may be set per socket before connect / listen. */
   readonly ecn: TcpEcn;
   /** RFC 7323 §2: the shift our SYN offers (-1: none), and whether both sides agreed to scale. */
   private wsOffer = -1;
-  get wsOk(): boolean {
-    return (this.flagBits & EPF_WS_OK) !== 0;
-  }
-  set wsOk(v: boolean) {
-    this.flagBits = v ? this.flagBits | EPF_WS_OK : this.flagBits & ~EPF_WS_OK;
-  }
+  declare wsOk: boolean;
   /**
    * RFC 7323 §3-5: whether our SYN offers timestamps, whether both sides agreed, our clock's
    * per-connection offset, TS.Recent and when it was set; `tsEcr` / `tsEcrValid` carry the
    * segment being processed's echo to the sender's RTT measurement.
    */
-  private get tsOffer(): boolean {
-    return (this.flagBits & EPF_TS_OFFER) !== 0;
-  }
-  private set tsOffer(v: boolean) {
-    this.flagBits = v ? this.flagBits | EPF_TS_OFFER : this.flagBits & ~EPF_TS_OFFER;
-  }
+  private declare tsOffer: boolean;
   /** RFC 2018: whether our SYN offers SACK-permitted (sack negotiated: rcv.sackOk / snd.sackOk). */
-  private get sackOffer(): boolean {
-    return (this.flagBits2 & EPF_SACK_OFFER) !== 0;
-  }
-  private set sackOffer(v: boolean) {
-    this.flagBits2 = v ? this.flagBits2 | EPF_SACK_OFFER : this.flagBits2 & ~EPF_SACK_OFFER;
-  }
-  get tsOk(): boolean {
-    return (this.flagBits2 & EPF_TS_OK) !== 0;
-  }
-  set tsOk(v: boolean) {
-    this.flagBits2 = v ? this.flagBits2 | EPF_TS_OK : this.flagBits2 & ~EPF_TS_OK;
-  }
+  private declare sackOffer: boolean;
+  declare tsOk: boolean;
   /** Kept as an int32 (a small integer to V8: no boxed number per endpoint); added mod 2^32. */
   private tsOffset = 0;
   /** TS.Recent and the echo are uint32 stored as int32 (no boxed number per endpoint, #8). */
@@ -459,19 +264,9 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
   set tsEcr(v: number) {
     this.tsEcr32 = v | 0;
   }
-  get tsEcrValid(): boolean {
-    return (this.flagBits2 & EPF_TS_ECR_VALID) !== 0;
-  }
-  set tsEcrValid(v: boolean) {
-    this.flagBits2 = v ? this.flagBits2 | EPF_TS_ECR_VALID : this.flagBits2 & ~EPF_TS_ECR_VALID;
-  }
+  declare tsEcrValid: boolean;
   /** SO_RCVBUF was set by the application (Linux's SOCK_RCVBUF_LOCK): no auto-tuning. */
-  private get rcvBufLocked(): boolean {
-    return (this.flagBits2 & EPF_RCV_BUF_LOCKED) !== 0;
-  }
-  private set rcvBufLocked(v: boolean) {
-    this.flagBits2 = v ? this.flagBits2 | EPF_RCV_BUF_LOCKED : this.flagBits2 & ~EPF_RCV_BUF_LOCKED;
-  }
+  private declare rcvBufLocked: boolean;
   readonly writeParams: NetworkWriteParams = { protocol: TCP_PROTOCOL, ttl: 64, tos: 0, df: true };
   /**
    * Listener: when it last sent a SYN cookie (Linux's tcp_synq_overflow stamp; syncookie.ts), null
@@ -2581,6 +2376,44 @@ export class TcpEndpoint implements Endpoint, TransportEndpointHandler, BatchFlu
     return this.released;
   }
 }
+
+defineFlags(TcpEndpoint.prototype, [
+  "portReserved",
+  "userBound",
+  "v6Only",
+  "notifyListener",
+  "appClosed",
+  "shutRead",
+  "shutWrite",
+  "wasConnected",
+  "activeOpen",
+  "forwarded",
+  "done",
+  "writeBlocked",
+  "released",
+  "noDelay",
+  "cork",
+  "keepAlive",
+  "quickAckForced",
+  "sndBufLocked",
+  "reuseAddr",
+  "reusePort",
+  "broadcast",
+  "receiveTos",
+  "receiveTtl",
+  "receivePacketInfo",
+  "corkExpired",
+  "nowValid",
+  "holdEvents",
+  "flushWanted",
+  "wsOk",
+  "tsOffer",
+], [
+  "sackOffer",
+  "tsOk",
+  "tsEcrValid",
+  "rcvBufLocked",
+]);
 
 function intValue(v: unknown): number | null {
   return typeof v === "number" && Number.isInteger(v) ? v : null;

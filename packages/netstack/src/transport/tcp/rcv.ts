@@ -33,6 +33,7 @@ import { OOO_REFUSED, OutOfOrderQueue, ReceiveQueue } from "./rcvqueue.js";
 import { seqAdd, seqDiff, seqGT, seqLT } from "./seqnum.js";
 import type { TcpEndpoint } from "./endpoint.js";
 import type { OutOptions } from "./segment.js";
+import { defineFlags } from "./flags.js";
 
 /** Linux's TCP_MAX_QUICKACKS. */
 const MAX_QUICKACKS = 16;
@@ -56,16 +57,9 @@ export const MIN_OOO_PIECES = 64;
 /** Linux's TCP_INIT_CWND: the first auto-tuning measurement starts from this many segments. */
 const INIT_SPACE_SEGMENTS = 10;
 
-/** Bits of Receiver's flag words, one per boolean field (heap per endpoint, #8). */
-const RCVF_FIN_RECEIVED = 1 << 0;
-const RCVF_OOO_FIN = 1 << 1;
-const RCVF_ACK_NOW = 1 << 2;
-const RCVF_SACK_OK = 1 << 3;
-const RCVF_DSACK = 1 << 4;
-
 export class Receiver {
-  /** The boolean fields, one bit each (RCVF_*): as fields they would cost 8 bytes each per object (#8). */
-  private flagBits = 0;
+  /** The boolean fields below (`declare`d), one bit each: see flags.ts. */
+  protected flagBits = 0;
   /** Initial receive sequence number. */
   private irs32 = 0;
   get irs(): number {
@@ -115,36 +109,16 @@ export class Receiver {
   readonly queue = new ReceiveQueue();
   readonly ooo = new OutOfOrderQueue();
   /** The peer's FIN was received in sequence (RCV.NXT counts it). */
-  get finReceived(): boolean {
-    return (this.flagBits & RCVF_FIN_RECEIVED) !== 0;
-  }
-  set finReceived(v: boolean) {
-    this.flagBits = v ? this.flagBits | RCVF_FIN_RECEIVED : this.flagBits & ~RCVF_FIN_RECEIVED;
-  }
+  declare finReceived: boolean;
   /** A FIN arrived beyond a hole; it takes effect when RCV.NXT reaches `oooFinSeq`. */
-  get oooFin(): boolean {
-    return (this.flagBits & RCVF_OOO_FIN) !== 0;
-  }
-  set oooFin(v: boolean) {
-    this.flagBits = v ? this.flagBits | RCVF_OOO_FIN : this.flagBits & ~RCVF_OOO_FIN;
-  }
+  declare oooFin: boolean;
   oooFinSeq = 0;
   /** Send an ACK at the next flush. */
-  get ackNow(): boolean {
-    return (this.flagBits & RCVF_ACK_NOW) !== 0;
-  }
-  set ackNow(v: boolean) {
-    this.flagBits = v ? this.flagBits | RCVF_ACK_NOW : this.flagBits & ~RCVF_ACK_NOW;
-  }
+  declare ackNow: boolean;
   /** ACKs left in quick-ACK mode. */
   quickAcks = 0;
   /** RFC 2018: SACK-permitted was exchanged; ACKs carry SACK blocks for out-of-order data. */
-  get sackOk(): boolean {
-    return (this.flagBits & RCVF_SACK_OK) !== 0;
-  }
-  set sackOk(v: boolean) {
-    this.flagBits = v ? this.flagBits | RCVF_SACK_OK : this.flagBits & ~RCVF_SACK_OK;
-  }
+  declare sackOk: boolean;
   /**
    * One sequence number inside each of the most recently received out-of-order segments, newest
    * first (RFC 2018 §4: the first block reports the newest segment, then the blocks reported
@@ -153,12 +127,7 @@ export class Receiver {
    */
   private recent: number[] = NO_RECENT as number[];
   /** RFC 2883 D-SACK: a duplicate [dsackStart, dsackEnd) to report once in the next ACK. */
-  private get dsack(): boolean {
-    return (this.flagBits & RCVF_DSACK) !== 0;
-  }
-  private set dsack(v: boolean) {
-    this.flagBits = v ? this.flagBits | RCVF_DSACK : this.flagBits & ~RCVF_DSACK;
-  }
+  private declare dsack: boolean;
   private dsackStart = 0;
   private dsackEnd = 0;
 
@@ -586,3 +555,11 @@ export class Receiver {
     this.account();
   }
 }
+
+defineFlags(Receiver.prototype, [
+  "finReceived",
+  "oooFin",
+  "ackNow",
+  "sackOk",
+  "dsack",
+]);

@@ -23,6 +23,7 @@ import { Rack } from "./rack.js";
 import { DEFAULT_MSS } from "./rcv.js";
 import { gsoSegmentLimit } from "./gso.js";
 import type { TcpEndpoint } from "./endpoint.js";
+import { defineFlags } from "./flags.js";
 
 /** The RTT limits last built; reused while the options give the same values (one shared object). */
 let lastRttLimits: RttLimits | null = null;
@@ -58,26 +59,9 @@ export const WC_DEL_ACK_T = 200;
 /** Floor of the PTO, so that a zero SRTT (an instant path) does not probe at once. */
 const MIN_PTO = 10;
 
-/** Bits of Sender's flag words, one per boolean field (heap per endpoint, #8). */
-const SNDF_RTT_TIMING = 1 << 0;
-const SNDF_RTO_TS_VALID = 1 << 1;
-const SNDF_IN_RECOVERY = 1 << 2;
-const SNDF_PARTIAL_ACK_SEEN = 1 << 3;
-const SNDF_FIN_QUEUED = 1 << 4;
-const SNDF_MORE = 1 << 5;
-const SNDF_PATH_MTU_SHRUNK = 1 << 6;
-const SNDF_SACK_OK = 1 << 7;
-const SNDF_RACK_ON = 1 << 8;
-const SNDF_TLP_ACTIVE = 1 << 9;
-const SNDF_TLP_IS_RETRANS = 1 << 10;
-const SNDF_DSACK_SEEN = 1 << 11;
-const SNDF_SACK_GREW = 1 << 12;
-const SNDF_EXITED_RECOVERY = 1 << 13;
-const SNDF_CWND_LIMITED = 1 << 14;
-
 export class Sender {
-  /** The boolean fields, one bit each (SNDF_*): as fields they would cost 8 bytes each per object (#8). */
-  private flagBits = 0;
+  /** The boolean fields below (`declare`d), one bit each: see flags.ts. */
+  protected flagBits = 0;
   /** Initial send sequence number. */
   private iss32 = 0;
   get iss(): number {
@@ -150,12 +134,7 @@ export class Sender {
   cc: CongestionControl = new NewReno(DEFAULT_MSS);
   readonly rtt: RttEstimator;
   /** Karn's algorithm (RFC 6298 §3): one segment timed at a time, never a retransmitted one. */
-  get rttTiming(): boolean {
-    return (this.flagBits & SNDF_RTT_TIMING) !== 0;
-  }
-  set rttTiming(v: boolean) {
-    this.flagBits = v ? this.flagBits | SNDF_RTT_TIMING : this.flagBits & ~SNDF_RTT_TIMING;
-  }
+  declare rttTiming: boolean;
   /**
    * Our timestamp clock when the last retransmission timeout fired (valid while `rtoTsValid`).
    * An echo older than it names a transmission from before the timeout, whose ACK was lost or
@@ -171,12 +150,7 @@ export class Sender {
   private set rtoTs(v: number) {
     this.rtoTs32 = v | 0;
   }
-  private get rtoTsValid(): boolean {
-    return (this.flagBits & SNDF_RTO_TS_VALID) !== 0;
-  }
-  private set rtoTsValid(v: boolean) {
-    this.flagBits = v ? this.flagBits | SNDF_RTO_TS_VALID : this.flagBits & ~SNDF_RTO_TS_VALID;
-  }
+  private declare rtoTsValid: boolean;
   private rttSeq32 = 0;
   get rttSeq(): number {
     return this.rttSeq32 >>> 0;
@@ -188,12 +162,7 @@ export class Sender {
 
   /** Duplicate ACKs in a row (RFC 5681 §3.2). */
   dupAcks = 0;
-  get inRecovery(): boolean {
-    return (this.flagBits & SNDF_IN_RECOVERY) !== 0;
-  }
-  set inRecovery(v: boolean) {
-    this.flagBits = v ? this.flagBits | SNDF_IN_RECOVERY : this.flagBits & ~SNDF_IN_RECOVERY;
-  }
+  declare inRecovery: boolean;
   /** RFC 6582 `recover`: SND.MAX when recovery (or the last timeout) began. */
   private recover32 = 0;
   get recover(): number {
@@ -202,12 +171,7 @@ export class Sender {
   set recover(v: number) {
     this.recover32 = v | 0;
   }
-  private get partialAckSeen(): boolean {
-    return (this.flagBits & SNDF_PARTIAL_ACK_SEEN) !== 0;
-  }
-  private set partialAckSeen(v: boolean) {
-    this.flagBits = v ? this.flagBits | SNDF_PARTIAL_ACK_SEEN : this.flagBits & ~SNDF_PARTIAL_ACK_SEEN;
-  }
+  private declare partialAckSeen: boolean;
 
   /** Consecutive timeouts for the oldest outstanding data (TCP_INFO's retransmits). */
   retransmits = 0;
@@ -225,12 +189,7 @@ export class Sender {
   persistStart = 0;
 
   /** A FIN is queued after the last data byte (shutdown(write) / close). */
-  get finQueued(): boolean {
-    return (this.flagBits & SNDF_FIN_QUEUED) !== 0;
-  }
-  set finQueued(v: boolean) {
-    this.flagBits = v ? this.flagBits | SNDF_FIN_QUEUED : this.flagBits & ~SNDF_FIN_QUEUED;
-  }
+  declare finQueued: boolean;
   private finSeq32 = 0;
   get finSeq(): number {
     return this.finSeq32 >>> 0;
@@ -247,28 +206,13 @@ export class Sender {
     this.sndSml32 = v | 0;
   }
   /** The last write had MSG_MORE: hold a partial segment back. */
-  get more(): boolean {
-    return (this.flagBits & SNDF_MORE) !== 0;
-  }
-  set more(v: boolean) {
-    this.flagBits = v ? this.flagBits | SNDF_MORE : this.flagBits & ~SNDF_MORE;
-  }
+  declare more: boolean;
   lastSendTime = 0;
   /** A segment was refused as too big for the path: re-derive the MSS before sending more. */
-  get pathMtuShrunk(): boolean {
-    return (this.flagBits & SNDF_PATH_MTU_SHRUNK) !== 0;
-  }
-  set pathMtuShrunk(v: boolean) {
-    this.flagBits = v ? this.flagBits | SNDF_PATH_MTU_SHRUNK : this.flagBits & ~SNDF_PATH_MTU_SHRUNK;
-  }
+  declare pathMtuShrunk: boolean;
 
   /** RFC 2018: SACK negotiated; loss recovery follows RFC 6675 with the scoreboard below. */
-  get sackOk(): boolean {
-    return (this.flagBits & SNDF_SACK_OK) !== 0;
-  }
-  set sackOk(v: boolean) {
-    this.flagBits = v ? this.flagBits | SNDF_SACK_OK : this.flagBits & ~SNDF_SACK_OK;
-  }
+  declare sackOk: boolean;
   /**
    * The scoreboard: SACKed ranges above SND.UNA as [start, end) pairs, in order, merged. The
    * shared NO_SACKED (never written) until the first SACK block arrives (heap per endpoint, #8).
@@ -287,12 +231,7 @@ export class Sender {
   private nextLen = 0;
 
   /** RFC 8985: RACK-TLP in use (SACK negotiated and the rack option on). */
-  get rackOn(): boolean {
-    return (this.flagBits & SNDF_RACK_ON) !== 0;
-  }
-  set rackOn(v: boolean) {
-    this.flagBits = v ? this.flagBits | SNDF_RACK_ON : this.flagBits & ~SNDF_RACK_ON;
-  }
+  declare rackOn: boolean;
   /** RACK's per-segment records (rack.ts), created when first used (heap per idle endpoint, #8). */
   private rackObj: Rack | null = null;
   get rack(): Rack {
@@ -303,12 +242,7 @@ export class Sender {
     return this.rackObj !== null;
   }
   /** RFC 8985 §7: a loss probe is outstanding (TLP.end_seq is not None), and what it sent. */
-  get tlpActive(): boolean {
-    return (this.flagBits & SNDF_TLP_ACTIVE) !== 0;
-  }
-  set tlpActive(v: boolean) {
-    this.flagBits = v ? this.flagBits | SNDF_TLP_ACTIVE : this.flagBits & ~SNDF_TLP_ACTIVE;
-  }
+  declare tlpActive: boolean;
   private tlpEndSeq32 = 0;
   get tlpEndSeq(): number {
     return this.tlpEndSeq32 >>> 0;
@@ -317,19 +251,9 @@ export class Sender {
     this.tlpEndSeq32 = v | 0;
   }
   tlpStart = 0;
-  get tlpIsRetrans(): boolean {
-    return (this.flagBits & SNDF_TLP_IS_RETRANS) !== 0;
-  }
-  set tlpIsRetrans(v: boolean) {
-    this.flagBits = v ? this.flagBits | SNDF_TLP_IS_RETRANS : this.flagBits & ~SNDF_TLP_IS_RETRANS;
-  }
+  declare tlpIsRetrans: boolean;
   /** The ACK being processed carried a D-SACK [dsackL, dsackR), or SACKed new data. */
-  private get dsackSeen(): boolean {
-    return (this.flagBits & SNDF_DSACK_SEEN) !== 0;
-  }
-  private set dsackSeen(v: boolean) {
-    this.flagBits = v ? this.flagBits | SNDF_DSACK_SEEN : this.flagBits & ~SNDF_DSACK_SEEN;
-  }
+  private declare dsackSeen: boolean;
   private dsackL32 = 0;
   private get dsackL(): number {
     return this.dsackL32 >>> 0;
@@ -344,31 +268,16 @@ export class Sender {
   private set dsackR(v: number) {
     this.dsackR32 = v | 0;
   }
-  private get sackGrew(): boolean {
-    return (this.flagBits & SNDF_SACK_GREW) !== 0;
-  }
-  private set sackGrew(v: boolean) {
-    this.flagBits = v ? this.flagBits | SNDF_SACK_GREW : this.flagBits & ~SNDF_SACK_GREW;
-  }
+  private declare sackGrew: boolean;
   /** Recovery ended during the ACK being processed (RACK's reo_wnd_persist counts these). */
-  private get exitedRecovery(): boolean {
-    return (this.flagBits & SNDF_EXITED_RECOVERY) !== 0;
-  }
-  private set exitedRecovery(v: boolean) {
-    this.flagBits = v ? this.flagBits | SNDF_EXITED_RECOVERY : this.flagBits & ~SNDF_EXITED_RECOVERY;
-  }
+  private declare exitedRecovery: boolean;
 
   /**
    * cwnd use (trackCwndUse): whether the current window of data was cwnd-limited, its largest
    * flight, and where it ends; the largest flight while application-limited, and when cwnd was
    * last fully used.
    */
-  private get cwndLimited(): boolean {
-    return (this.flagBits & SNDF_CWND_LIMITED) !== 0;
-  }
-  private set cwndLimited(v: boolean) {
-    this.flagBits = v ? this.flagBits | SNDF_CWND_LIMITED : this.flagBits & ~SNDF_CWND_LIMITED;
-  }
+  private declare cwndLimited: boolean;
   private maxFlight = 0;
   private usageEnd32 = 0;
   private get usageEnd(): number {
@@ -1380,3 +1289,21 @@ export class Sender {
     }
   }
 }
+
+defineFlags(Sender.prototype, [
+  "rttTiming",
+  "rtoTsValid",
+  "inRecovery",
+  "partialAckSeen",
+  "finQueued",
+  "more",
+  "pathMtuShrunk",
+  "sackOk",
+  "rackOn",
+  "tlpActive",
+  "tlpIsRetrans",
+  "dsackSeen",
+  "sackGrew",
+  "exitedRecovery",
+  "cwndLimited",
+]);
