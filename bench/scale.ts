@@ -10,7 +10,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { EventIn, EventOut, Err, isError, type Endpoint, type WaiterQueue } from "@netstack-ts/netstack";
 import { PATTERN, PATTERN_MASK, checkPattern, cpuNow, type Measurement } from "./common.js";
-import { connectPair, makeInMemPair, type InMemPair } from "./inmem.js";
+import { connectPair, makeInMemPair, type ConnectedPair, type InMemPair } from "./inmem.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -24,12 +24,15 @@ function heapAfterGc(): number {
 export interface ScaleResult {
   connections: number;
   setupPerSec: Measurement;
+  /** Aggregate Gbit/s for each active-flow count. */
+  flows: Map<number, Measurement>;
+}
+
+export interface HeapResult {
   /** Heap per established connection (both endpoints and the stacks' state for it). */
   heapPerConnection: number;
   /** Heap per endpoint (half of the above). */
   heapPerEndpoint: number;
-  /** Aggregate Gbit/s for each active-flow count. */
-  flows: Map<number, Measurement>;
 }
 
 /** Connection attempts in flight at once during setup (below the listen backlog of 4096). */
@@ -118,17 +121,17 @@ function lossCounters(p: InMemPair) {
   };
 }
 
-/** Establishes `n` connections, measures, moves `bytes` over each flow count in `counts`. */
-export async function stackScale(n: number, bytes: number, counts: number[]): Promise<ScaleResult> {
-  const heap0 = heapAfterGc();
+/**
+ * `n` connections over a new pair: the first through connectPair (listener on port 6000), the
+ * rest in waves of at most SETUP_WINDOW in flight (a client pool), so the listener's backlog is
+ * never the limit being measured. Resolves with them and the wall time of all but the first.
+ */
+async function connectAll(n: number): Promise<{ p: InMemPair; first: ConnectedPair; conns: Conn[]; secs: number; cpu: number }> {
   const p = makeInMemPair(1500, false);
-  // The first connection goes through the helper (listener on port 6000); the rest reuse the listener.
   const first = await connectPair(p, 6000, false);
   const conns: Conn[] = [first];
   const cpu0 = cpuNow();
   const t0 = performance.now();
-  // Connects in waves of at most SETUP_WINDOW in flight (a client pool), so the listener's
-  // backlog is never the limit being measured.
   for (let done = 1; done < n;) {
     const wave = Math.min(SETUP_WINDOW, n - done);
     const pending: Promise<Conn>[] = [];
@@ -136,20 +139,42 @@ export async function stackScale(n: number, bytes: number, counts: number[]): Pr
     conns.push(...(await Promise.all(pending)));
     done += wave;
   }
-  const secs = (performance.now() - t0) / 1000;
-  const setupPerSec: Measurement = { value: (n - 1) / secs, cpuSeconds: cpuNow() - cpu0, verified: n };
-  const overflow = p.b.stats.tcp.listenOverflowSynDrop + p.b.stats.tcp.listenOverflowAckDrop;
-  setupPerSec.extra = { listenOverflows: overflow };
-  const heap = heapAfterGc() - heap0;
-  const flows = new Map<number, Measurement>();
-  for (const k of counts) flows.set(k, await flowsOnce(p, conns.slice(0, k), Math.floor(bytes / k)));
+  return { p, first, conns, secs: (performance.now() - t0) / 1000, cpu: cpuNow() - cpu0 };
+}
+
+function closeAll(p: InMemPair, first: ConnectedPair, conns: Conn[]): void {
   for (const c of conns) {
     c.client.abort();
     c.server.abort();
   }
   first.listener.close();
   p.close();
-  return { connections: n, setupPerSec, heapPerConnection: heap / n, heapPerEndpoint: heap / (2 * n), flows };
+}
+
+/**
+ * Heap per idle established connection: the heap after a full GC with `n` connections, less the
+ * heap after a full GC before them. Its own pass, apart from the timed setup in stackScale: a
+ * forced full GC right before a timed setup resets V8's heap-growing limits and makes that setup
+ * pay a full collection of its own, which an application accepting connections does not pay.
+ */
+export async function stackHeap(n: number): Promise<HeapResult> {
+  const heap0 = heapAfterGc();
+  const { p, first, conns } = await connectAll(n);
+  const heap = heapAfterGc() - heap0;
+  closeAll(p, first, conns);
+  return { heapPerConnection: heap / n, heapPerEndpoint: heap / (2 * n) };
+}
+
+/** Establishes `n` connections (timed), then moves `bytes` over each flow count in `counts`. */
+export async function stackScale(n: number, bytes: number, counts: number[]): Promise<ScaleResult> {
+  const { p, first, conns, secs, cpu } = await connectAll(n);
+  const setupPerSec: Measurement = { value: (n - 1) / secs, cpuSeconds: cpu, verified: n };
+  const overflow = p.b.stats.tcp.listenOverflowSynDrop + p.b.stats.tcp.listenOverflowAckDrop;
+  setupPerSec.extra = { listenOverflows: overflow };
+  const flows = new Map<number, Measurement>();
+  for (const k of counts) flows.set(k, await flowsOnce(p, conns.slice(0, k), Math.floor(bytes / k)));
+  closeAll(p, first, conns);
+  return { connections: n, setupPerSec, flows };
 }
 
 /** node:net loopback: `n` connections' setup rate, and aggregate throughput over `counts` flows. */

@@ -6,7 +6,7 @@
 import { median, repeat, type Measurement, type Row } from "./common.js";
 import { nodeNetBulk, nodeNetPingPong } from "./nodenet.js";
 import { stackBulk, stackPingPong } from "./inmem.js";
-import { nodeNetScale, stackScale } from "./scale.js";
+import { nodeNetScale, stackHeap, stackScale } from "./scale.js";
 import { canPin, tunKernel, tunStack } from "./tun.js";
 
 const GiB = 1 << 30;
@@ -127,6 +127,9 @@ export async function runSuite(z: SuiteSizes, groups: RowGroup[], log: (s: strin
     log(`row 5: scale (${z.scaleConnections} connections)`);
     const mine: Awaited<ReturnType<typeof stackScale>>[] = [];
     for (let i = 0; i < z.runs; i++) mine.push(await stackScale(z.scaleConnections, z.scaleBytes, z.scaleFlows));
+    // Heap per connection in passes of its own, after the timed runs (see stackHeap).
+    const heaps: Awaited<ReturnType<typeof stackHeap>>[] = [];
+    for (let i = 0; i < z.runs; i++) heaps.push(await stackHeap(z.scaleConnections));
     const refs: Awaited<ReturnType<typeof nodeNetScale>>[] = [];
     for (let i = 0; i < z.runs; i++) refs.push(await nodeNetScale(z.nodeNetConnections, z.scaleBytes, z.scaleFlows));
     const n = z.scaleConnections;
@@ -134,8 +137,8 @@ export async function runSuite(z: SuiteSizes, groups: RowGroup[], log: (s: strin
       refs.map((r) => r.setupPerSec), `node:net loopback (${z.nodeNetConnections} conns)`);
     setup.extra = {
       ...(setup.extra ?? {}),
-      heapBytesPerConnection: median(mine.map((m) => m.heapPerConnection)),
-      heapBytesPerEndpoint: median(mine.map((m) => m.heapPerEndpoint)),
+      heapBytesPerConnection: median(heaps.map((m) => m.heapPerConnection)),
+      heapBytesPerEndpoint: median(heaps.map((m) => m.heapPerEndpoint)),
     };
     rows.push(setup);
     const one1 = median(mine.map((m) => m.flows.get(z.scaleFlows[0]!)!.value));
