@@ -8,6 +8,7 @@
 import { describe, expect, it } from "vitest";
 import type { PacketBuffer } from "../src/buffer/packet.js";
 import { NestedLink } from "../src/link/nested.js";
+import { EventIn } from "../src/waiter/queue.js";
 import type { LinkEndpoint } from "../src/link/link.js";
 import { TCP_MIN_HEADER } from "../src/header/tcp.js";
 import {
@@ -101,5 +102,33 @@ describe("TCP hot path invariants", () => {
     ok(ep.write(bytes(10, 20)));
     const w3 = peer.one();
     expect(w3.options.tsVal).toBe((t0 + 100) >>> 0);
+  });
+
+  it("an application callback that throws during a batch's flush does not strand the other endpoints' flushes (their ACKs and wakeups still come)", () => {
+    const p = new TcpPair({ mtu: 1500 });
+    const c1 = p.connectPair(81);
+    const c2 = p.connectPair(82);
+    let throwOnce = true;
+    c1.server.waiterQueue.register({ callback: () => {
+      if (throwOnce) {
+        throwOnce = false;
+        throw new Error("application bug");
+      }
+    } }, EventIn);
+    let woken2 = 0;
+    c2.server.waiterQueue.register({ callback: () => woken2++ }, EventIn);
+    // Both arrive in one inbound batch at b; the first flush (c1's) throws out of the drain.
+    ok(c1.client.write(bytes(100)));
+    ok(c2.client.write(bytes(100)));
+    expect(() => p.settle()).toThrow("application bug");
+    // Later traffic on c2 alone: its endpoint still gets flushed at batch ends, so it is woken
+    // and acknowledges everything.
+    ok(c2.client.write(bytes(100, 100)));
+    p.runUntil(() => c2.client.snd.sndUna === c2.client.snd.sndNxt, 10_000);
+    expect(woken2).toBeGreaterThan(0);
+    const buf = new Uint8Array(1000);
+    const r = ok(c2.server.read(buf));
+    expect(r.count).toBe(200);
+    p.close();
   });
 });

@@ -253,7 +253,21 @@ export class Stack implements NetworkStackServices, NicHost {
       const list = this.deferred;
       this.deferred = [];
       this.deferredSet.clear();
-      for (const f of list) f.flushDeferred();
+      let i = 0;
+      try {
+        for (; i < list.length; i++) list[i]!.flushDeferred();
+      } finally {
+        // A flush threw (an application's waiter callback runs inside it): the flushers after it
+        // stay queued for the next batch end, rather than waiting for a flush that never comes
+        // (an endpoint does not queue itself twice while it waits: TcpEndpoint.scheduleFlush).
+        for (let j = i + 1; j < list.length; j++) {
+          const f = list[j]!;
+          if (!this.deferredSet.has(f)) {
+            this.deferredSet.add(f);
+            this.deferred.push(f);
+          }
+        }
+      }
     }
   }
 
