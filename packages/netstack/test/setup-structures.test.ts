@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { TransportDemuxer } from "../src/stack/demuxer.js";
-import type { TransportEndpointHandler, TransportEndpointId } from "../src/stack/registration.js";
+import type { TransportEndpointId } from "../src/stack/registration.js";
 import { Address, IPV4_PROTOCOL, TCP_PROTOCOL, UDP_PROTOCOL } from "../src/tcpip/address.js";
 import { SeededRandom } from "../src/clock/random.js";
 import { EndpointList, type Listed } from "../src/transport/tcp/eplist.js";
@@ -18,21 +18,10 @@ import { HyStartCss, HyStartPlusPlus, HyStartSlowStart } from "../src/transport/
 import { IsnGenerator } from "../src/transport/tcp/isn.js";
 import { ManualClock } from "../src/clock/clock.js";
 import {
-  ACK, PEER_ISS, PSH, SYN, TcpPair, TcpPeer, addr, bytes, expectNull, newTcp, ok,
+  ACK, PEER_ISS, PSH, TcpPair, TcpPeer, addr, bytes, expectNull, newTcp, ok, openClient,
 } from "./helpers/tcp-harness.js";
+import { NO_FLAGS, addrBytes, handler } from "./helpers/demux.js";
 
-const NO_FLAGS = { reuseAddr: false, reusePort: false };
-
-function handler(name: string): TransportEndpointHandler & { name: string } {
-  return { name, handlePacket: () => {}, handleError: () => {} } as unknown as TransportEndpointHandler & { name: string };
-}
-
-function addrBytes(src: Address, dst: Address): Uint8Array {
-  const b = new Uint8Array(8);
-  b.set(src.bytes, 0);
-  b.set(dst.bytes, 4);
-  return b;
-}
 
 function lookup(d: TransportDemuxer, src: Address, srcPort: number, dst: Address, dstPort: number, proto = TCP_PROTOCOL) {
   return d.lookup(proto, IPV4_PROTOCOL, addrBytes(src, dst), 0, 4, 4, srcPort, dstPort, 1);
@@ -204,20 +193,14 @@ describe("the protocol's endpoint list (intrusive, in insertion order)", () => {
 describe("per-connection lists shared until first written (heap per endpoint, #8)", () => {
   it("the sender's scoreboard is the shared empty list until a SACK block, then its own; the shared one stays empty (RFC 2018)", () => {
     const peer = new TcpPeer();
-    const ep = newTcp(peer.stack);
-    ep.connect(addr("10.0.0.2", 80));
-    const syn = peer.one();
-    peer.stackPort = syn.srcPort;
-    peer.peerPort = 80;
-    peer.send({ seq: PEER_ISS, ack: syn.seq + 1, flags: SYN | ACK, opts: { mss: 1000, sackPermitted: true } });
-    peer.one();
+    const { ep, iss } = openClient(peer, { mss: 1000, synAckOpts: { sackPermitted: true } });
     expect(ep.state).toBe(TcpState.Established);
     const other = newTcp(peer.stack);
     expect(ep.snd.sacked).toBe(NO_SACKED);
     expect(other.snd.sacked).toBe(NO_SACKED);
     expect(ok(ep.write(bytes(5000)))).toBe(5000);
     peer.sent();
-    const u = syn.seq + 1;
+    const u = iss + 1;
     peer.send({ seq: PEER_ISS + 1, ack: u, flags: ACK, opts: { sackBlockCount: 1, sackBlocks: [u + 2000, u + 3000] } });
     expect(ep.snd.sacked).not.toBe(NO_SACKED);
     expect(ep.snd.sacked).toEqual([u + 2000, u + 3000]);
@@ -231,30 +214,24 @@ describe("per-connection lists shared until first written (heap per endpoint, #8
 
   it("the receiver's recent out-of-order list is shared until out-of-order data, and the SACK blocks stay right (RFC 2018 §4)", () => {
     const peer = new TcpPeer();
-    const ep = newTcp(peer.stack);
-    ep.connect(addr("10.0.0.2", 80));
-    const syn = peer.one();
-    peer.stackPort = syn.srcPort;
-    peer.peerPort = 80;
-    peer.send({ seq: PEER_ISS, ack: syn.seq + 1, flags: SYN | ACK, opts: { mss: 1000, sackPermitted: true } });
-    peer.one();
+    const { ep, iss } = openClient(peer, { mss: 1000, synAckOpts: { sackPermitted: true } });
     const recentOf = (e: typeof ep) => (e.rcv as unknown as { recent: number[] }).recent;
     const other = newTcp(peer.stack);
     expect(recentOf(ep)).toBe(NO_RECENT);
     const s = PEER_ISS + 1;
-    peer.send({ seq: s + 100, ack: syn.seq + 1, flags: ACK | PSH, payload: bytes(100) });
+    peer.send({ seq: s + 100, ack: iss + 1, flags: ACK | PSH, payload: bytes(100) });
     const a1 = peer.one();
     expect([a1.options.sackBlocks[0], a1.options.sackBlocks[1]]).toEqual([s + 100, s + 200]);
     expect(recentOf(ep)).not.toBe(NO_RECENT);
-    peer.send({ seq: s + 300, ack: syn.seq + 1, flags: ACK | PSH, payload: bytes(100) });
+    peer.send({ seq: s + 300, ack: iss + 1, flags: ACK | PSH, payload: bytes(100) });
     const a2 = peer.one();
     expect(a2.options.sackBlockCount).toBe(2);
     expect([a2.options.sackBlocks[0], a2.options.sackBlocks[1]]).toEqual([s + 300, s + 400]);
     expect(NO_RECENT).toEqual([]);
     expect(recentOf(other)).toBe(NO_RECENT);
     // The hole fills: everything is in order, no blocks; abort clears only the endpoint's own list.
-    peer.send({ seq: s, ack: syn.seq + 1, flags: ACK | PSH, payload: bytes(100) });
-    peer.send({ seq: s + 200, ack: syn.seq + 1, flags: ACK | PSH, payload: bytes(100) });
+    peer.send({ seq: s, ack: iss + 1, flags: ACK | PSH, payload: bytes(100) });
+    peer.send({ seq: s + 200, ack: iss + 1, flags: ACK | PSH, payload: bytes(100) });
     const last = peer.sent().at(-1)!;
     expect(last.ack).toBe(s + 400);
     expect(last.options.sackBlockCount).toBe(0);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { makePair, newEp, ok, addr } from "./helpers/net.js";
+import { makePair, newEp, ok, addr, rawPing } from "./helpers/net.js";
 import { Address, ICMPV4_PROTOCOL, UDP_PROTOCOL } from "../src/tcpip/address.js";
 import { Err } from "../src/tcpip/errors.js";
 import { EventErr, EventIn, WaiterQueue } from "../src/waiter/queue.js";
@@ -11,7 +11,6 @@ import { ipv4, ipv4With, Ipv4Protocol } from "../src/network/ipv4/index.js";
 import { udp } from "../src/transport/udp/index.js";
 import { encodeIPv4, IPv4View, IPV4_FLAG_MF } from "../src/header/ipv4.js";
 import { ICMPv4View } from "../src/header/icmpv4.js";
-import { checksum } from "../src/header/checksum.js";
 import { isParseError } from "../src/header/parse.js";
 
 function echoRequest(seq: number, data: Uint8Array): Uint8Array {
@@ -21,18 +20,6 @@ function echoRequest(seq: number, data: Uint8Array): Uint8Array {
   m[7] = seq & 0xff;
   m.set(data, 8);
   return m;
-}
-
-/** An IPv4 packet carrying an ICMP echo request with a correct ICMP checksum. */
-function rawPing(src: string, dst: string): Uint8Array {
-  const pkt = new Uint8Array(28);
-  encodeIPv4(pkt, 0, { tos: 0, totalLength: 28, id: 1, flags: 0, fragmentOffset: 0, ttl: 64, protocol: 1,
-    src: Address.from(src), dst: Address.from(dst) });
-  pkt[20] = 8;
-  const c = ~checksum(pkt, 20, 8) & 0xffff;
-  pkt[22] = c >> 8;
-  pkt[23] = c & 0xff;
-  return pkt;
 }
 
 /** A stack with one channel-linked NIC at 198.18.0.1/24. */

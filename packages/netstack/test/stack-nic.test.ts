@@ -12,20 +12,7 @@ import { ChannelEndpoint } from "../src/link/channel.js";
 import { Stack } from "../src/stack/stack.js";
 import { ipv4 } from "../src/network/ipv4/index.js";
 import { udp } from "../src/transport/udp/index.js";
-import { encodeIPv4 } from "../src/header/ipv4.js";
-import { checksum } from "../src/header/checksum.js";
-
-/** An ICMP echo request from `src` to `dst` (RFC 792), IPv4 header included. */
-function rawPing(src: string, dst: string): Uint8Array {
-  const pkt = new Uint8Array(28);
-  encodeIPv4(pkt, 0, { tos: 0, totalLength: 28, id: 1, flags: 0, fragmentOffset: 0, ttl: 64, protocol: 1,
-    src: Address.from(src), dst: Address.from(dst) });
-  pkt[20] = 8;
-  const c = ~checksum(pkt, 20, 8) & 0xffff;
-  pkt[22] = c >> 8;
-  pkt[23] = c & 0xff;
-  return pkt;
-}
+import { rawPing } from "./helpers/net.js";
 
 function channelStack(): { s: Stack; link: ChannelEndpoint } {
   const link = new ChannelEndpoint({ mtu: 1500 });

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { TransportDemuxer } from "../src/stack/demuxer.js";
 import { PortManager } from "../src/stack/ports.js";
 import { isPacketAddress } from "../src/stack/dualstack.js";
-import type { TransportEndpointHandler, TransportEndpointId } from "../src/stack/registration.js";
+import type { TransportEndpointId } from "../src/stack/registration.js";
 import { PacketBuffer } from "../src/buffer/packet.js";
 import { Address, IPV4_PROTOCOL, IPV6_PROTOCOL, TCP_PROTOCOL } from "../src/tcpip/address.js";
 import { Err, isError } from "../src/tcpip/errors.js";
@@ -23,20 +23,8 @@ import { tcp } from "../src/transport/tcp/index.js";
 import {
   ACK, B, Pattern, Reader, SYN, TcpPair, TcpPeer, Writer, addr, buildPacket, expectNull, newTcp, ok,
 } from "./helpers/tcp-harness.js";
+import { NO_FLAGS, addrBytes, handler } from "./helpers/demux.js";
 
-const NO_FLAGS = { reuseAddr: false, reusePort: false };
-
-function handler(name: string): TransportEndpointHandler & { name: string } {
-  return { name, handlePacket: () => {}, handleError: () => {} } as unknown as TransportEndpointHandler & { name: string };
-}
-
-/** Packet bytes holding `src` at 0 and `dst` at 4 (what lookup reads addresses from). */
-function addrBytes(src: Address, dst: Address): Uint8Array {
-  const b = new Uint8Array(8);
-  b.set(src.bytes, 0);
-  b.set(dst.bytes, 4);
-  return b;
-}
 
 function lookup(d: TransportDemuxer, src: Address, srcPort: number, dst: Address, dstPort: number) {
   return d.lookup(TCP_PROTOCOL, IPV4_PROTOCOL, addrBytes(src, dst), 0, 4, 4, srcPort, dstPort, 1);

@@ -17,6 +17,8 @@ import { Address, IPV4_PROTOCOL, type FullAddress } from "../../src/tcpip/addres
 import { isError, type TcpipError } from "../../src/tcpip/errors.js";
 import type { Endpoint } from "../../src/tcpip/endpoint.js";
 import { WaiterQueue } from "../../src/waiter/queue.js";
+import { encodeIPv4 } from "../../src/header/ipv4.js";
+import { checksum } from "../../src/header/checksum.js";
 
 export interface PairOptions {
   mtu?: number;
@@ -114,4 +116,16 @@ export function ok<T>(v: T | TcpipError): T {
 
 export function addr(s: string, port: number): FullAddress {
   return { addr: Address.from(s), port };
+}
+
+/** An IPv4 packet carrying an ICMP echo request (RFC 792) from `src` to `dst`, checksums correct. */
+export function rawPing(src: string, dst: string): Uint8Array {
+  const pkt = new Uint8Array(28);
+  encodeIPv4(pkt, 0, { tos: 0, totalLength: 28, id: 1, flags: 0, fragmentOffset: 0, ttl: 64, protocol: 1,
+    src: Address.from(src), dst: Address.from(dst) });
+  pkt[20] = 8;
+  const c = ~checksum(pkt, 20, 8) & 0xffff;
+  pkt[22] = c >> 8;
+  pkt[23] = c & 0xff;
+  return pkt;
 }

@@ -472,7 +472,11 @@ export const PEER_ISS = 1_000_000;
  * The stack connects to the peer (10.0.0.2:`port`); the peer answers SYN-ACK (with `mss`,
  * window `window`) and the stack's ACK is consumed. Returns the ESTABLISHED connection.
  */
-export function openClient(peer: TcpPeer, opts: { port?: number; mss?: number; window?: number; setup?: (ep: TcpEndpoint) => void } = {}): Scripted {
+export function openClient(peer: TcpPeer, opts: {
+  port?: number; mss?: number; window?: number; setup?: (ep: TcpEndpoint) => void;
+  /** More options on the SYN-ACK (e.g. SACK-permitted). */
+  synAckOpts?: TcpOptionsSpec;
+} = {}): Scripted {
   const wq = new WaiterQueue();
   const ep = newTcp(peer.stack, wq);
   opts.setup?.(ep);
@@ -481,7 +485,7 @@ export function openClient(peer: TcpPeer, opts: { port?: number; mss?: number; w
   const syn = peer.one();
   peer.peerPort = opts.port ?? 80;
   peer.stackPort = syn.srcPort;
-  peer.send({ seq: PEER_ISS, ack: syn.seq + 1, flags: SYN | ACK, mss: opts.mss ?? 1460, window: opts.window ?? 65535 });
+  peer.send({ seq: PEER_ISS, ack: syn.seq + 1, flags: SYN | ACK, mss: opts.mss ?? 1460, window: opts.window ?? 65535, opts: opts.synAckOpts });
   const ack = peer.one();
   if (ack.flags !== ACK) throw new Error(`expected the handshake's ACK, got ${describe(ack)}`);
   return { ep, wq, iss: syn.seq, irs: PEER_ISS, peerNxt: PEER_ISS + 1, stackNxt: (syn.seq + 1) >>> 0 };

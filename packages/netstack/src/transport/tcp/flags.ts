@@ -19,6 +19,7 @@ const BITS_PER_WORD = 31;
 /** Puts one getter/setter per name on `proto`: `first[i]` is bit i of flagBits, `second[i]` of flagBits2. */
 export function defineFlags(proto: object, first: readonly string[], second: readonly string[] = []): void {
   if (first.length > BITS_PER_WORD || second.length > BITS_PER_WORD) throw new RangeError("at most 31 flags per word");
+  // One loop per word, so each accessor reads a named field (a plain property load), not a computed key.
   for (let i = 0; i < first.length; i++) {
     const bit = 1 << i;
     Object.defineProperty(proto, first[i]!, {
